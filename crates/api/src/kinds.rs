@@ -2,13 +2,13 @@
 //! decoding checks, schemas and protobuf conversions share one table.
 
 use k8s_openapi::api;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
 
 /// Calls `$m!(Type)` for the type of `($group, $version, $kind)` and evaluates to
 /// `Some(result)`, or to `None` when the kind is not built in.
 ///
-/// Besides the served resources this knows the request-only kinds clients send:
-/// DeleteOptions, Scale, Binding and Eviction.
+/// Besides the served resources this knows the request-only kinds clients send as
+/// bodies: Scale, Binding and Eviction. DeleteOptions is no resource and is handled
+/// on its own by the decoders.
 #[macro_export]
 macro_rules! with_builtin_type {
     ($group:expr, $version:expr, $kind:expr, $m:ident) => {
@@ -50,9 +50,6 @@ macro_rules! __dispatch_impl {
             ("policy", "v1", "PodDisruptionBudget") => Some($m!(PodDisruptionBudget)),
             ("policy", "v1", "Eviction") => Some($m!(Eviction)),
             ("autoscaling", "v1", "Scale") => Some($m!(Scale)),
-            ("meta.k8s.io", "v1", "DeleteOptions") | ("", "v1", "DeleteOptions") => {
-                Some($m!(DeleteOptions))
-            }
             _ => None,
         }
     }};
@@ -78,7 +75,6 @@ pub mod types {
     pub use super::api::events::v1::Event as EventsEvent;
     pub use super::api::policy::v1::{Eviction, PodDisruptionBudget};
     pub use super::api::storage::v1::StorageClass;
-    pub use super::meta::DeleteOptions;
 }
 
 #[cfg(test)]
@@ -99,10 +95,17 @@ mod tests {
     #[test]
     fn every_served_resource_maps_to_its_upstream_type() {
         for r in builtin_resources() {
-            let (group, version, kind, plural) =
-                with_builtin_type!(r.group.as_str(), r.version.as_str(), r.kind.as_str(), gvk_of)
-                    .unwrap_or_else(|| panic!("{} has no type", r.kind));
-            assert_eq!((group, version, kind, plural), (&*r.group, &*r.version, &*r.kind, &*r.plural));
+            let (group, version, kind, plural) = with_builtin_type!(
+                r.group.as_str(),
+                r.version.as_str(),
+                r.kind.as_str(),
+                gvk_of
+            )
+            .unwrap_or_else(|| panic!("{} has no type", r.kind));
+            assert_eq!(
+                (group, version, kind, plural),
+                (&*r.group, &*r.version, &*r.kind, &*r.plural)
+            );
         }
     }
 }

@@ -79,7 +79,11 @@ impl ResourceInfo {
 
     /// Key prefix of every object of this resource in the store, ending in `/`.
     pub fn storage_prefix(&self) -> String {
-        let group = if self.group.is_empty() { "core" } else { &self.group };
+        let group = if self.group.is_empty() {
+            "core"
+        } else {
+            &self.group
+        };
         format!("/registry/{group}/{}/", self.plural)
     }
 
@@ -155,7 +159,16 @@ const fn b(
     categories: &'static [&'static str],
     subresources: &'static [Subresource],
 ) -> Builtin {
-    Builtin { group, version, kind, plural, namespaced, short_names, categories, subresources }
+    Builtin {
+        group,
+        version,
+        kind,
+        plural,
+        namespaced,
+        short_names,
+        categories,
+        subresources,
+    }
 }
 
 /// The built-in resources, in the order discovery lists them.
@@ -186,9 +199,15 @@ mod tests {
     fn storage_keys_separate_groups_and_namespaces() {
         let all = builtin_resources();
         let deploy = all.iter().find(|r| r.plural == "deployments").unwrap();
-        assert_eq!(deploy.storage_key(Some("ns1"), "web"), "/registry/apps/deployments/ns1/web");
+        assert_eq!(
+            deploy.storage_key(Some("ns1"), "web"),
+            "/registry/apps/deployments/ns1/web"
+        );
         let ns = all.iter().find(|r| r.plural == "namespaces").unwrap();
-        assert_eq!(ns.storage_key(Some("ignored"), "default"), "/registry/core/namespaces/default");
+        assert_eq!(
+            ns.storage_key(Some("ignored"), "default"),
+            "/registry/core/namespaces/default"
+        );
         assert_eq!(deploy.api_version(), "apps/v1");
         assert_eq!(ns.api_version(), "v1");
     }
