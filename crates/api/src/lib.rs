@@ -5,6 +5,7 @@
 #[macro_use]
 pub mod kinds;
 pub mod openapi;
+pub mod patch;
 pub mod printers;
 pub mod protobuf;
 pub mod resources;

@@ -10,7 +10,7 @@ mod sqlite;
 mod types;
 
 pub use error::{Error, Result};
-pub use sqlite::{SqliteOptions, SqliteStore};
+pub use sqlite::{Durability, SqliteOptions, SqliteStore};
 pub use types::{Event, EventKind, KeyValue, ListResult, Revision, WatchStream};
 
 use async_trait::async_trait;

@@ -1,1 +1,0 @@
-//! placeholder: owned by a helper, being written
