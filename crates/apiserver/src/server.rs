@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -23,6 +23,9 @@ use crate::handlers::{self, Api, Body, RequestParts, error_response, respond};
 use crate::openapi::OpenApi;
 use crate::request::{Query, Target, parse_path};
 use crate::status::ApiError;
+
+/// How much of an oversized body is read and dropped before answering 413.
+const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
 
 /// How long open connections (watches among them) get to finish at shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
@@ -179,34 +182,37 @@ fn discovery_response(front: &Front, target: Target, accept: Option<&str>) -> Re
 
 /// Collects the body (at most 3 MiB) and the parts handlers need.
 async fn read_request(req: Request<Incoming>) -> Result<RequestParts, ApiError> {
-    let (parts, body) = req.into_parts();
-    if let Some(len) = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
-    {
-        if len > MAX_BODY_BYTES {
-            return Err(too_large());
+    let (parts, mut body) = req.into_parts();
+    let mut collected = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| ApiError::bad_request(format!("failed to read the request body: {e}")))?;
+        if let Ok(data) = frame.into_data() {
+            if collected.len() + data.len() > MAX_BODY_BYTES {
+                drain(&mut body).await;
+                return Err(too_large());
+            }
+            collected.extend_from_slice(&data);
         }
     }
-    let body = Limited::new(body, MAX_BODY_BYTES)
-        .collect()
-        .await
-        .map_err(|e| {
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some()
-            {
-                too_large()
-            } else {
-                ApiError::bad_request(format!("failed to read the request body: {e}"))
-            }
-        })?;
     Ok(RequestParts {
         method: parts.method,
         query: Query::parse(parts.uri.query()),
         headers: parts.headers,
-        body: body.to_bytes(),
+        body: collected.into(),
     })
+}
+
+/// Reads and drops the rest of an oversized body (up to a bound) so that the client,
+/// still sending, receives the 413 instead of a reset connection.
+async fn drain(body: &mut Incoming) {
+    let mut remaining = DRAIN_LIMIT;
+    while let Some(Ok(frame)) = body.frame().await {
+        let len = frame.data_ref().map_or(0, |d| d.len());
+        if len >= remaining {
+            return;
+        }
+        remaining -= len;
+    }
 }
 
 fn too_large() -> ApiError {

@@ -418,5 +418,5 @@ fn create_of_an_existing_object_conflicts() {
     server.kubectl_ok(&["create", "configmap", "twice"]);
     let out = server.kubectl(&["create", "configmap", "twice"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("AlreadyExists"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("configmaps \"twice\" already exists"));
 }

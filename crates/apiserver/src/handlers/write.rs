@@ -29,7 +29,7 @@ pub async fn create(api: &Arc<Api>, req: ResourceRequest) -> Result<Reply, ApiEr
     }
     let body_type = BodyType::from_content_type(req.header(http::header::CONTENT_TYPE))?;
     let mut obj = codec::decode_object(&req.body, body_type)?;
-    check_type(&req.resource, &obj)?;
+    check_type(&req.resource, &mut obj)?;
     set_namespace(&req, &mut obj)?;
     generate_name(&mut obj);
     let name = object::name(&obj).to_string();
@@ -68,31 +68,24 @@ pub async fn create(api: &Arc<Api>, req: ResourceRequest) -> Result<Reply, ApiEr
     })
 }
 
-/// Checks that the object's apiVersion and kind are those of the endpoint.
-pub fn check_type(resource: &ResourceInfo, obj: &Value) -> Result<(), ApiError> {
-    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
-    let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-    if kind.is_empty() {
-        return Err(ApiError::bad_request(
-            "Object 'Kind' is missing in the request body",
-        ));
-    }
-    if api_version.is_empty() {
-        return Err(ApiError::bad_request(
-            "Object 'apiVersion' is missing in the request body",
-        ));
-    }
-    if api_version != resource.api_version() {
-        return Err(ApiError::bad_request(format!(
-            "the API version in the data ({api_version}) does not match the expected API version ({})",
-            resource.api_version()
-        )));
-    }
-    if kind != resource.kind {
-        return Err(ApiError::bad_request(format!(
-            "the kind in the data ({kind}) does not match the expected kind ({})",
-            resource.kind
-        )));
+/// Fills in a missing apiVersion or kind from the endpoint, as upstream's decoder
+/// defaults them, and rejects ones that name another type.
+pub fn check_type(resource: &ResourceInfo, obj: &mut Value) -> Result<(), ApiError> {
+    let expected_version = resource.api_version();
+    let fields = [("apiVersion", expected_version.as_str()), ("kind", resource.kind.as_str())];
+    for (field, expected) in fields {
+        match obj.get(field) {
+            None | Some(Value::Null) => obj[field] = json!(expected),
+            Some(Value::String(s)) if s.is_empty() => obj[field] = json!(expected),
+            Some(Value::String(s)) if s == expected => {}
+            Some(other) => {
+                let what = if field == "kind" { "kind" } else { "API version" };
+                let got = other.as_str().map(String::from).unwrap_or_else(|| other.to_string());
+                return Err(ApiError::bad_request(format!(
+                    "the {what} in the data ({got}) does not match the expected {what} ({expected})"
+                )));
+            }
+        }
     }
     Ok(())
 }
@@ -268,7 +261,7 @@ pub async fn update(api: &Arc<Api>, req: ResourceRequest) -> Result<Reply, ApiEr
     req.require_namespace()?;
     let body_type = BodyType::from_content_type(req.header(http::header::CONTENT_TYPE))?;
     let mut obj = codec::decode_object(&req.body, body_type)?;
-    check_type(&req.resource, &obj)?;
+    check_type(&req.resource, &mut obj)?;
     set_namespace(&req, &mut obj)?;
     let name = req.name()?.to_string();
     if object::name(&obj) != name {
@@ -323,7 +316,7 @@ pub async fn update_with(
             }
         }
         let mut new = change(&old)?;
-        check_type(&req.resource, &new)?;
+        check_type(&req.resource, &mut new)?;
         prepare_update(&req.resource, &old, &mut new, mode)?;
         let errors = match mode {
             Mode::Internal => Vec::new(),
