@@ -235,10 +235,10 @@ impl ResourceCache {
             revision,
         });
         state.history.push_back(cache_event.clone());
-        if state.history.len() > HISTORY_LEN {
-            if let Some(dropped) = state.history.pop_front() {
-                state.oldest = dropped.revision;
-            }
+        if state.history.len() > HISTORY_LEN
+            && let Some(dropped) = state.history.pop_front()
+        {
+            state.oldest = dropped.revision;
         }
         state.revision = revision;
         // Sent under the lock so that snapshots and subscriptions see no gap.

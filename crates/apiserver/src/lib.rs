@@ -19,12 +19,19 @@ mod status;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use skiff_store::{SqliteOptions, SqliteStore, Store};
 use tokio::net::TcpListener;
 
 pub use server::version_info;
 pub use status::ApiError;
+
+/// How often old revisions are compacted away, as upstream's default.
+const COMPACTION_INTERVAL: Duration = Duration::from_secs(300);
+
+/// Revisions always kept for watches and paginated lists, whatever their age.
+const COMPACTION_KEEP_REVISIONS: i64 = 10_000;
 
 /// What `skiff server` is started with.
 #[derive(Clone, Debug)]
@@ -76,8 +83,10 @@ impl Server {
             path: config.data_dir.clone(),
             source,
         })?;
-        let store: Arc<dyn Store> =
+        let sqlite =
             SqliteStore::open(&config.data_dir.join("state.db"), SqliteOptions::default())?;
+        sqlite.spawn_compactor(COMPACTION_INTERVAL, COMPACTION_KEEP_REVISIONS);
+        let store: Arc<dyn Store> = sqlite;
         let listener =
             TcpListener::bind(config.listen)
                 .await

@@ -185,7 +185,8 @@ async fn read_request(req: Request<Incoming>) -> Result<RequestParts, ApiError> 
     let (parts, mut body) = req.into_parts();
     let mut collected = Vec::new();
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| ApiError::bad_request(format!("failed to read the request body: {e}")))?;
+        let frame = frame
+            .map_err(|e| ApiError::bad_request(format!("failed to read the request body: {e}")))?;
         if let Ok(data) = frame.into_data() {
             if collected.len() + data.len() > MAX_BODY_BYTES {
                 drain(&mut body).await;

@@ -24,11 +24,14 @@ pub enum ApiError {
     #[error("{} \"{}\" already exists", .0.group_resource, .0.name)]
     AlreadyExists(Details),
     #[error("{message}")]
-    Conflict { message: String, details: Details },
+    Conflict {
+        message: String,
+        details: Box<Details>,
+    },
     #[error("{message}")]
     Invalid {
         message: String,
-        details: Details,
+        details: Box<Details>,
         causes: Vec<FieldError>,
     },
     #[error("{message}")]
@@ -100,7 +103,7 @@ impl ApiError {
                  please apply your changes to the latest version and try again",
                 resource.group_resource()
             ),
-            details: Details::of(resource, name),
+            details: Box::new(Details::of(resource, name)),
         }
     }
 
@@ -110,7 +113,7 @@ impl ApiError {
                 "Operation cannot be fulfilled on {} \"{name}\": {reason}",
                 resource.group_resource()
             ),
-            details: Details::of(resource, name),
+            details: Box::new(Details::of(resource, name)),
         }
     }
 
@@ -126,10 +129,10 @@ impl ApiError {
         let kind_name = kind_name.trim_end_matches('.');
         ApiError::Invalid {
             message: format!("{kind_name} \"{name}\" is invalid: {joined}"),
-            details: Details {
+            details: Box::new(Details {
                 kind: resource.kind.clone(),
                 ..Details::of(resource, name)
-            },
+            }),
             causes,
         }
     }
@@ -178,7 +181,7 @@ impl ApiError {
     fn details(&self) -> Option<Value> {
         let d = match self {
             ApiError::NotFound(d) | ApiError::AlreadyExists(d) => d,
-            ApiError::Conflict { details, .. } => details,
+            ApiError::Conflict { details, .. } => details.as_ref(),
             ApiError::Forbidden {
                 details: Some(d), ..
             } => d,

@@ -151,7 +151,10 @@ fn every_kind_can_be_created_read_described_and_deleted() {
         );
         let table = server.kubectl_ok(&["get", resource, name]);
         assert_eq!(table.lines().count(), 2, "{resource} table: {table}");
-        assert!(table.contains(name) || resource.starts_with("events"), "{resource}: {table}");
+        assert!(
+            table.contains(name) || resource.starts_with("events"),
+            "{resource}: {table}"
+        );
         let described = server.kubectl_ok(&["describe", resource, name]);
         assert!(described.contains(name), "describe {resource}: {described}");
     }

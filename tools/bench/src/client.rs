@@ -50,10 +50,9 @@ impl Server {
             .context("spawn skiff server")?;
         let deadline = started + Duration::from_secs(30);
         loop {
-            if let Ok(r) = anonymous.get(format!("{url}/readyz")).send().await {
-                if r.status().is_success() {
-                    break;
-                }
+            let ready = anonymous.get(format!("{url}/readyz")).send().await;
+            if ready.is_ok_and(|r| r.status().is_success()) {
+                break;
             }
             anyhow::ensure!(Instant::now() < deadline, "server not ready within 30 s");
             tokio::time::sleep(Duration::from_millis(2)).await;

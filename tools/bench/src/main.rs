@@ -12,7 +12,7 @@
 mod client;
 mod report;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -68,7 +68,7 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn start_figures(skiff: &PathBuf, report: &mut Report) -> anyhow::Result<()> {
+async fn start_figures(skiff: &Path, report: &mut Report) -> anyhow::Result<()> {
     let mut starts = Vec::new();
     let mut baselines = Vec::new();
     let mut rss = Vec::new();
@@ -105,7 +105,7 @@ async fn start_figures(skiff: &PathBuf, report: &mut Report) -> anyhow::Result<(
     Ok(())
 }
 
-async fn write_figures(skiff: &PathBuf, args: &Args, report: &mut Report) -> anyhow::Result<()> {
+async fn write_figures(skiff: &Path, args: &Args, report: &mut Report) -> anyhow::Result<()> {
     let bare = client::bare_store_writes(args.objects, args.clients).await?;
     let server = Server::start(skiff).await?;
     let api = server.create_configmaps(args.objects, args.clients).await?;
@@ -123,7 +123,7 @@ async fn write_figures(skiff: &PathBuf, args: &Args, report: &mut Report) -> any
 }
 
 async fn list_and_watch_figures(
-    skiff: &PathBuf,
+    skiff: &Path,
     args: &Args,
     report: &mut Report,
 ) -> anyhow::Result<()> {

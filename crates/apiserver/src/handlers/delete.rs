@@ -205,15 +205,16 @@ fn mark_for_deletion(
     opts: &DeleteOptions,
 ) -> Option<bool> {
     let mut changed = false;
-    if let Some(f) = opts.finalizer() {
-        if !object::finalizers(obj).iter().any(|x| x == f) && !object::is_deleting(obj) {
-            let meta = object::meta_mut(obj);
-            let list = meta.entry("finalizers").or_insert_with(|| json!([]));
-            if let Some(a) = list.as_array_mut() {
-                a.push(json!(f));
-            }
-            changed = true;
+    if let Some(f) = opts.finalizer()
+        && !object::finalizers(obj).iter().any(|x| x == f)
+        && !object::is_deleting(obj)
+    {
+        let meta = object::meta_mut(obj);
+        let list = meta.entry("finalizers").or_insert_with(|| json!([]));
+        if let Some(a) = list.as_array_mut() {
+            a.push(json!(f));
         }
+        changed = true;
     }
     let grace = graceful_pod_period(resource, obj, opts);
     let namespace_finalizers = resource.group.is_empty()

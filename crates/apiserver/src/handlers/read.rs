@@ -128,10 +128,10 @@ impl Filter {
     }
 
     pub fn matches_cached(&self, req: &ResourceRequest, obj: &CachedObject) -> bool {
-        if let Some(labels) = &self.labels {
-            if !labels.matches(&obj.labels) {
-                return false;
-            }
+        if let Some(labels) = &self.labels
+            && !labels.matches(&obj.labels)
+        {
+            return false;
         }
         match &self.fields {
             None => true,

@@ -72,15 +72,25 @@ pub async fn create(api: &Arc<Api>, req: ResourceRequest) -> Result<Reply, ApiEr
 /// defaults them, and rejects ones that name another type.
 pub fn check_type(resource: &ResourceInfo, obj: &mut Value) -> Result<(), ApiError> {
     let expected_version = resource.api_version();
-    let fields = [("apiVersion", expected_version.as_str()), ("kind", resource.kind.as_str())];
+    let fields = [
+        ("apiVersion", expected_version.as_str()),
+        ("kind", resource.kind.as_str()),
+    ];
     for (field, expected) in fields {
         match obj.get(field) {
             None | Some(Value::Null) => obj[field] = json!(expected),
             Some(Value::String(s)) if s.is_empty() => obj[field] = json!(expected),
             Some(Value::String(s)) if s == expected => {}
             Some(other) => {
-                let what = if field == "kind" { "kind" } else { "API version" };
-                let got = other.as_str().map(String::from).unwrap_or_else(|| other.to_string());
+                let what = if field == "kind" {
+                    "kind"
+                } else {
+                    "API version"
+                };
+                let got = other
+                    .as_str()
+                    .map(String::from)
+                    .unwrap_or_else(|| other.to_string());
                 return Err(ApiError::bad_request(format!(
                     "the {what} in the data ({got}) does not match the expected {what} ({expected})"
                 )));
@@ -310,10 +320,10 @@ pub async fn update_with(
     for _ in 0..MAX_ATTEMPTS {
         let current = current_object(api, req, &key).await?;
         let old = object::decode_from_store(&current.value, current.mod_revision)?;
-        if let Some(rev) = precondition {
-            if rev != current.mod_revision {
-                return Err(ApiError::conflict_modified(&req.resource, name));
-            }
+        if let Some(rev) = precondition
+            && rev != current.mod_revision
+        {
+            return Err(ApiError::conflict_modified(&req.resource, name));
         }
         let mut new = change(&old)?;
         check_type(&req.resource, &mut new)?;
@@ -362,17 +372,17 @@ pub fn prepare_update(
     }
     let old_meta = object::meta(old).cloned().unwrap_or_default();
     let uid = old_meta.get("uid").cloned().unwrap_or(Value::Null);
-    if let Some(new_uid) = object::meta_str(new, "uid").filter(|u| !u.is_empty()) {
-        if Some(new_uid) != uid.as_str() {
-            return Err(ApiError::conflict(
-                resource,
-                object::name(old),
-                format!(
-                    "Precondition failed: UID in precondition: {new_uid}, UID in object meta: {}",
-                    uid.as_str().unwrap_or("")
-                ),
-            ));
-        }
+    if let Some(new_uid) = object::meta_str(new, "uid").filter(|u| !u.is_empty())
+        && Some(new_uid) != uid.as_str()
+    {
+        return Err(ApiError::conflict(
+            resource,
+            object::name(old),
+            format!(
+                "Precondition failed: UID in precondition: {new_uid}, UID in object meta: {}",
+                uid.as_str().unwrap_or("")
+            ),
+        ));
     }
     let spec_changed = new.get("spec") != old.get("spec");
     let meta = object::meta_mut(new);
@@ -388,10 +398,8 @@ pub fn prepare_update(
             None => meta.remove(field),
         };
     }
-    if spec_changed {
-        if let Some(g) = meta.get("generation").and_then(Value::as_i64) {
-            meta.insert("generation".into(), json!(g + 1));
-        }
+    if spec_changed && let Some(g) = meta.get("generation").and_then(Value::as_i64) {
+        meta.insert("generation".into(), json!(g + 1));
     }
     if mode == Mode::Main && resource.has_subresource(Subresource::Status) {
         match old.get("status") {

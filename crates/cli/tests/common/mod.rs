@@ -206,10 +206,10 @@ fn wait_listening(child: &mut Child) {
     std::thread::spawn(move || {
         let mut tx = Some(tx);
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.contains("API server listening") {
-                if let Some(tx) = tx.take() {
-                    let _ = tx.send(());
-                }
+            if line.contains("API server listening")
+                && let Some(tx) = tx.take()
+            {
+                let _ = tx.send(());
             }
             eprintln!("[skiff] {line}");
         }
