@@ -74,6 +74,59 @@ fn last_written(event: &Value) -> Option<DateTime<Utc>> {
 mod tests {
     use super::*;
     use serde_json::json;
+    use skiff_store::{SqliteOptions, SqliteStore, Store};
+
+    async fn api_with_events(events: &[(&str, &str)]) -> (Arc<Api>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite =
+            SqliteStore::open(&dir.path().join("state.db"), SqliteOptions::default()).unwrap();
+        let store: Arc<dyn Store> = sqlite;
+        for (name, last) in events {
+            let event = json!({
+                "apiVersion": "v1", "kind": "Event",
+                "metadata": {"name": name, "namespace": "default", "creationTimestamp": last},
+                "lastTimestamp": last,
+            });
+            let key = format!("/registry/core/events/default/{name}");
+            store
+                .create(&key, serde_json::to_vec(&event).unwrap().into())
+                .await
+                .unwrap();
+        }
+        let cache = crate::cache::Cache::start(store.clone()).await.unwrap();
+        let registry = crate::registry::Registry::new(skiff_api::builtin_resources());
+        (
+            Arc::new(Api {
+                store,
+                cache,
+                registry,
+            }),
+            dir,
+        )
+    }
+
+    #[tokio::test]
+    async fn events_older_than_an_hour_are_deleted_and_newer_ones_kept() {
+        let now = Utc::now();
+        let old = (now - chrono::Duration::minutes(61)).to_rfc3339();
+        let fresh = (now - chrono::Duration::minutes(59)).to_rfc3339();
+        let (api, _dir) = api_with_events(&[("old", &old), ("fresh", &fresh)]).await;
+        assert_eq!(sweep(&api, now).await, 1);
+        assert!(
+            api.store
+                .get("/registry/core/events/default/old")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            api.store
+                .get("/registry/core/events/default/fresh")
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }
 
     #[test]
     fn last_written_takes_the_latest_of_the_event_times() {

@@ -236,7 +236,8 @@ fn qos_class(pod: &Value) -> &'static str {
     }
 }
 
-/// New objects need an existing namespace that is not being deleted.
+/// New objects need an existing namespace that is not being deleted. Read from the
+/// watch cache; a namespace the cache does not know yet gets one freshness wait.
 async fn check_namespace_accepts(api: &Api, req: &ResourceRequest) -> Result<(), ApiError> {
     let Some(ns) = req.namespace.as_deref().filter(|_| req.resource.namespaced) else {
         return Ok(());
@@ -246,11 +247,17 @@ async fn check_namespace_accepts(api: &Api, req: &ResourceRequest) -> Result<(),
         .find("", "v1", "namespaces")
         .ok_or(ApiError::NoSuchPath)?;
     let key = namespaces.storage_key(None, ns);
-    let Some(kv) = api.store.get(&key).await? else {
-        return Err(ApiError::not_found(&namespaces, ns));
+    let cache = api.cache.resource(&namespaces.storage_prefix());
+    let cached = match cache.get(&key) {
+        Some(c) => c,
+        None => {
+            api.cache.wait_fresh(None).await?;
+            cache
+                .get(&key)
+                .ok_or_else(|| ApiError::not_found(&namespaces, ns))?
+        }
     };
-    let namespace = object::decode_from_store(&kv.value, kv.mod_revision)?;
-    if object::is_deleting(&namespace) {
+    if object::is_deleting(&cached.value()?) {
         return Err(ApiError::Forbidden {
             message: format!(
                 "{} \"{}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",

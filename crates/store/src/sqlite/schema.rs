@@ -40,11 +40,15 @@ CREATE TABLE IF NOT EXISTS meta (
 /// Waiting for a lock is only expected while SQLite recovers a WAL left by a crash.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Page cache per connection, in KiB (negative values are KiB for `cache_size`).
-const CACHE_KIB: i64 = 16 * 1024;
+/// Page cache per connection, in KiB (negative values are KiB for `cache_size`). Kept
+/// small: the API server answers reads from its own watch cache, and every connection's
+/// cache counts toward the server's resident memory.
+const CACHE_KIB: i64 = 4 * 1024;
 
-/// Reads go through a memory map of this size instead of `read` calls per page.
-const MMAP_BYTES: i64 = 256 * 1024 * 1024;
+/// No memory map: with a growing WAL database every reader transaction would remap
+/// it, and each munmap shoots down TLB entries on every core (seen as 10% of CPU in
+/// kernel TLB flushes under a create load).
+const MMAP_BYTES: i64 = 0;
 
 /// The WAL file is truncated back to this size after a checkpoint.
 const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
