@@ -350,11 +350,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn errors(f: fn(&Value, &mut Errs), obj: Value) -> Vec<String> {
-        let mut errs = Vec::new();
-        f(&obj, &mut errs);
-        errs.iter().map(ToString::to_string).collect()
-    }
+    use crate::validation::test_support::errors;
 
     #[test]
     fn storage_classes_need_a_provisioner() {

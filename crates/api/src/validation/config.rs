@@ -154,11 +154,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn errors(f: fn(&Value, &mut Errs), obj: Value) -> Vec<String> {
-        let mut errs = Vec::new();
-        f(&obj, &mut errs);
-        errs.iter().map(ToString::to_string).collect()
-    }
+    use crate::validation::test_support::errors;
 
     #[test]
     fn config_map_keys_must_be_config_keys() {

@@ -226,6 +226,21 @@ pub fn generate_job_selector(obj: &mut Value, uid: &str) {
     defaults::copy_template_labels(obj, labels);
 }
 
+/// Helpers shared by the validation modules' unit tests.
+#[cfg(test)]
+mod test_support {
+    use serde_json::Value;
+
+    use super::common::Errs;
+
+    /// Runs one validator on `obj` and renders its errors as upstream prints them.
+    pub(super) fn errors(f: fn(&Value, &mut Errs), obj: Value) -> Vec<String> {
+        let mut errs = Vec::new();
+        f(&obj, &mut errs);
+        errs.iter().map(ToString::to_string).collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
