@@ -420,3 +420,77 @@ fn create_of_an_existing_object_conflicts() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("configmaps \"twice\" already exists"));
 }
+
+const DEPLOYMENT: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata: {name: applied, labels: {app: applied}}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: applied}}
+  template:
+    metadata: {labels: {app: applied}}
+    spec:
+      containers:
+      - name: web
+        image: nginx:1.27
+        env: [{name: A, value: '1'}, {name: B, value: '2'}]
+";
+
+#[test]
+fn apply_creates_leaves_unchanged_and_updates_through_strategic_merge() {
+    let server = TestServer::start();
+    let out = server.kubectl_apply_stdin(&["apply", "-f", "-"], DEPLOYMENT);
+    assert!(out.contains("created"), "{out}");
+    let rv1 = server.kubectl_ok(&[
+        "get",
+        "deploy",
+        "applied",
+        "-o",
+        "jsonpath={.metadata.resourceVersion}",
+    ]);
+    let out = server.kubectl_apply_stdin(&["apply", "-f", "-"], DEPLOYMENT);
+    assert!(out.contains("unchanged"), "{out}");
+    let rv2 = server.kubectl_ok(&[
+        "get",
+        "deploy",
+        "applied",
+        "-o",
+        "jsonpath={.metadata.resourceVersion}",
+    ]);
+    assert_eq!(rv1, rv2, "a second apply of the same file changes nothing");
+
+    let edited = DEPLOYMENT
+        .replace("nginx:1.27", "nginx:1.28")
+        .replace(", {name: B, value: '2'}", "");
+    let out = server.kubectl_apply_stdin(&["apply", "-f", "-"], &edited);
+    assert!(out.contains("configured"), "{out}");
+    let got = server.kubectl_ok(&[
+        "get", "deploy", "applied", "-o",
+        "jsonpath={.spec.template.spec.containers[0].image} {.spec.template.spec.containers[0].env[*].name} {.metadata.generation}",
+    ]);
+    assert_eq!(
+        got, "nginx:1.28 A 2",
+        "image changed, env B removed, generation bumped once"
+    );
+}
+
+#[test]
+fn explain_reads_the_openapi_schemas() {
+    let server = TestServer::start();
+    let out = server.kubectl_ok(&["explain", "pod.spec.containers"]);
+    assert!(out.contains("FIELD: containers <[]Container>"), "{out}");
+    assert!(out.contains("image"), "{out}");
+    let out = server.kubectl_ok(&["explain", "deployment.spec.strategy"]);
+    assert!(out.contains("rollingUpdate"), "{out}");
+}
+
+#[test]
+fn create_with_strict_validation_rejects_unknown_fields() {
+    let server = TestServer::start();
+    let manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: typo}\ndatta: {a: b}\n";
+    let out = server.kubectl_stdin(&["create", "-f", "-"], Some(manifest));
+    assert!(!out.status.success(), "unknown field must be rejected");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown field \"datta\""), "{err}");
+    assert!(!server.kubectl(&["get", "cm", "typo"]).status.success());
+}
