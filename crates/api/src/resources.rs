@@ -12,6 +12,9 @@ pub enum Subresource {
     Scale,
     /// `binding` (pods only): create a Binding that sets `.spec.nodeName`.
     Binding,
+    /// `finalize` (namespaces only): update of `.spec.finalizers`, which the namespace
+    /// controller empties once the namespace's content is gone.
+    Finalize,
 }
 
 impl Subresource {
@@ -20,6 +23,7 @@ impl Subresource {
             Subresource::Status => "status",
             Subresource::Scale => "scale",
             Subresource::Binding => "binding",
+            Subresource::Finalize => "finalize",
         }
     }
 
@@ -28,6 +32,7 @@ impl Subresource {
             "status" => Some(Subresource::Status),
             "scale" => Some(Subresource::Scale),
             "binding" => Some(Subresource::Binding),
+            "finalize" => Some(Subresource::Finalize),
             _ => None,
         }
     }
@@ -115,13 +120,13 @@ struct Builtin {
     subresources: &'static [Subresource],
 }
 
-use Subresource::{Binding, Scale, Status};
+use Subresource::{Binding, Finalize, Scale, Status};
 
 const ALL: &[&str] = &["all"];
 
 #[rustfmt::skip]
 const BUILTINS: &[Builtin] = &[
-    b("", "v1", "Namespace", "namespaces", false, &["ns"], &[], &[Status]),
+    b("", "v1", "Namespace", "namespaces", false, &["ns"], &[], &[Status, Finalize]),
     b("", "v1", "Pod", "pods", true, &["po"], ALL, &[Status, Binding]),
     b("", "v1", "Service", "services", true, &["svc"], ALL, &[Status]),
     b("", "v1", "Endpoints", "endpoints", true, &["ep"], &[], &[]),

@@ -110,6 +110,7 @@ fn subresource_kind(r: &ResourceInfo, s: Subresource) -> (&str, &str, &str) {
         Subresource::Status => (&r.kind, &r.group, &r.version),
         Subresource::Scale => ("Scale", "autoscaling", "v1"),
         Subresource::Binding => ("Binding", "", "v1"),
+        Subresource::Finalize => (&r.kind, &r.group, &r.version),
     }
 }
 
@@ -117,6 +118,7 @@ fn subresource_verbs(s: Subresource) -> &'static [&'static str] {
     match s {
         Subresource::Status | Subresource::Scale => &["get", "patch", "update"],
         Subresource::Binding => &["create"],
+        Subresource::Finalize => &["update"],
     }
 }
 

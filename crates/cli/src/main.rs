@@ -34,6 +34,9 @@ struct ServerArgs {
     /// Extra DNS names or IP addresses for the serving certificate.
     #[arg(long = "tls-san")]
     tls_san: Vec<String>,
+    /// Serve the API only, without the controllers that act on it.
+    #[arg(long)]
+    disable_controllers: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -63,7 +66,42 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
     let server = skiff_apiserver::Server::start(config)
         .await
         .map_err(|e| anyhow::anyhow!(skiff_error_chain(&e)))?;
-    server.run(shutdown_signal()).await;
+
+    // One signal stops the API server and the controllers; a controller failure stops
+    // the API server too, rather than leaving namespaces stuck terminating.
+    let (stop, _) = tokio::sync::watch::channel(false);
+    let stopped = |stop: &tokio::sync::watch::Sender<bool>| {
+        let mut stopped = stop.subscribe();
+        async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }
+    };
+    let signal_stop = stop.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        signal_stop.send_replace(true);
+    });
+    let controllers = (!args.disable_controllers).then(|| {
+        let kubeconfig = server.kubeconfig.clone();
+        let (stop, stopped) = (stop.clone(), stopped(&stop));
+        tokio::spawn(async move {
+            let result = async {
+                let client = skiff_controllers::client_from_kubeconfig(&kubeconfig).await?;
+                skiff_controllers::run(client, stopped).await
+            }
+            .await;
+            stop.send_replace(true);
+            result
+        })
+    });
+
+    server.run(stopped(&stop)).await;
+    if let Some(controllers) = controllers {
+        controllers
+            .await
+            .context("the controllers task failed")?
+            .map_err(|e| anyhow::anyhow!(skiff_error_chain(&e)))?;
+    }
     Ok(())
 }
 

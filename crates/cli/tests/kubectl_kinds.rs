@@ -180,6 +180,11 @@ fn every_kind_can_be_created_read_described_and_deleted() {
 fn deleting_a_namespace_marks_it_terminating_and_refuses_new_objects() {
     let server = TestServer::start();
     server.kubectl_ok(&["create", "namespace", "doomed"]);
+    // A finalizer on its content keeps the namespace controller from removing it.
+    server.kubectl_apply_stdin(
+        &["apply", "-n", "doomed", "-f", "-"],
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: held, finalizers: [example.com/hold]}\n",
+    );
     server.kubectl_ok(&["delete", "namespace", "doomed", "--wait=false"]);
     let phase = server.kubectl_ok(&["get", "ns", "doomed", "-o", "jsonpath={.status.phase}"]);
     assert_eq!(phase, "Terminating");

@@ -542,6 +542,16 @@ impl<'a> Scope<'a> {
                 gvk: Gvk::new("autoscaling", "v1", "Scale"),
             }),
             Subresource::Binding => vec![self.binding(&base)?],
+            Subresource::Finalize => self
+                .read_write(&Target {
+                    id: format!("{base}Finalize"),
+                    noun: format!("the finalizers of a {kind}"),
+                    schema: self.names.kind.clone(),
+                    gvk: self.gvk.clone(),
+                })
+                .into_iter()
+                .filter(|op| op.method == Method::Put)
+                .collect(),
         };
         Some(PathItem {
             path: format!("{}/{}", self.object_path(), sub.name()),

@@ -33,6 +33,7 @@ pub async fn handle(
         (Subresource::Scale, Method::PUT) => update_scale(api, req).await,
         (Subresource::Scale, Method::PATCH) => patch_scale(api, req).await,
         (Subresource::Binding, Method::POST) => bind(api, req).await,
+        (Subresource::Finalize, Method::PUT) => finalize(api, req).await,
         (sub, method) => Err(ApiError::MethodNotAllowed {
             message: format!(
                 "the server does not allow {method} on the {} subresource",
@@ -225,4 +226,25 @@ fn set_scheduled_condition(pod: &mut Value) {
         list.retain(|c| c.get("type").and_then(Value::as_str) != Some("PodScheduled"));
         list.push(condition);
     }
+}
+
+/// Replaces a namespace's `spec.finalizers` and nothing else; the namespace goes once
+/// it is being deleted and no finalizer of either kind is left.
+async fn finalize(api: &Arc<Api>, req: ResourceRequest) -> Result<Reply, ApiError> {
+    let body_type = BodyType::from_content_type(req.header(http::header::CONTENT_TYPE))?;
+    let body = codec::decode_object(&req.body, body_type)?;
+    let finalizers = body
+        .pointer("/spec/finalizers")
+        .cloned()
+        .unwrap_or_else(|| json!([]));
+    let precondition = object::meta_str(&body, "resourceVersion")
+        .filter(|s| !s.is_empty())
+        .map(object::parse_resource_version)
+        .transpose()?;
+    update_with(api, &req, precondition, Mode::Internal, |old| {
+        let mut new = old.clone();
+        new["spec"]["finalizers"] = finalizers.clone();
+        Ok(new)
+    })
+    .await
 }

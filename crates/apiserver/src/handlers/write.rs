@@ -440,7 +440,7 @@ pub async fn commit_update(
             value: new,
         });
     }
-    if object::is_deleting(&new) && object::finalizers(&new).is_empty() {
+    if object::is_deleting(&new) && object::finalizers(&new).is_empty() && !namespace_held(&new) {
         if !dry_run {
             guarded(api.store.delete(key, Some(revision)).await, req)?;
         }
@@ -462,6 +462,15 @@ pub async fn commit_update(
         code: StatusCode::OK,
         value: new,
     })
+}
+
+/// A namespace also waits for its `spec.finalizers` (emptied through `finalize`).
+fn namespace_held(obj: &Value) -> bool {
+    obj.get("kind").and_then(Value::as_str) == Some("Namespace")
+        && obj
+            .pointer("/spec/finalizers")
+            .and_then(Value::as_array)
+            .is_some_and(|f| !f.is_empty())
 }
 
 /// Maps the failures of a revision-guarded write.

@@ -1,22 +1,26 @@
 //! The cluster's certificate authority, the certificates it issues and the TLS setup built on them.
 
-use std::fs::{self, DirBuilder, OpenOptions};
-use std::io::{self, Write};
-use std::net::IpAddr;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+mod cert;
+mod files;
+mod issue;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::{fs, io};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use chrono::{DateTime, Datelike, TimeDelta, Utc};
-use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, PublicKeyData, SanType,
-};
+use chrono::{DateTime, Utc};
+use rcgen::{Issuer, KeyPair, PublicKeyData, SanType};
 use rustls::ServerConfig;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
+
+pub use cert::identity_from_cert;
+
+use cert::CertInfo;
+use files::{create_private_dir, load_pair, store_pair, write_atomic};
+use issue::{issue_admin, issue_serving, new_ca, serving_sans};
 
 const PKI_DIR: &str = "pki";
 const CA_FILE: &str = "ca";
@@ -254,46 +258,6 @@ impl Pki {
     }
 }
 
-/// Reads the user (last CN, as Go's x509 package keeps it) and groups (every O, in order)
-/// from a DER certificate; `None` if it does not parse or has no CN.
-pub fn identity_from_cert(der: &[u8]) -> Option<ClientIdentity> {
-    let info = der::parse_certificate(der)?;
-    let mut user = None;
-    let mut groups = Vec::new();
-    for (oid, value) in der::name_attributes(&info.subject)? {
-        match oid.as_slice() {
-            der::OID_COMMON_NAME => user = Some(value),
-            der::OID_ORGANIZATION => groups.push(value),
-            _ => {}
-        }
-    }
-    let user = user.filter(|u| !u.is_empty())?;
-    Some(ClientIdentity { user, groups })
-}
-
-fn serving_sans(extra: &[String]) -> Result<Vec<SanType>, PkiError> {
-    let mut sans: Vec<SanType> = Vec::new();
-    let names = DEFAULT_SANS
-        .iter()
-        .copied()
-        .chain(extra.iter().map(|s| s.trim()));
-    for name in names.filter(|n| !n.is_empty()) {
-        let san = match name.parse::<IpAddr>() {
-            Ok(ip) => SanType::IpAddress(ip),
-            Err(_) => SanType::DnsName(name.to_ascii_lowercase().try_into().map_err(|source| {
-                PkiError::InvalidSan {
-                    name: name.to_string(),
-                    source,
-                }
-            })?),
-        };
-        if !sans.contains(&san) {
-            sans.push(san);
-        }
-    }
-    Ok(sans)
-}
-
 fn load_or_create_ca(pki_dir: &Path, now: DateTime<Utc>) -> Result<CertAndKey, PkiError> {
     if let Some(pair) = load_pair(pki_dir, CA_FILE)? {
         if ca_is_current(&pair, now) {
@@ -307,13 +271,13 @@ fn load_or_create_ca(pki_dir: &Path, now: DateTime<Utc>) -> Result<CertAndKey, P
 }
 
 fn ca_is_current(pair: &CertAndKey, now: DateTime<Utc>) -> bool {
-    cert_pem_info(&pair.cert_pem).is_some_and(|info| {
+    CertInfo::from_pem(&pair.cert_pem).is_some_and(|info| {
         info.subject == info.issuer && !info.ends_soon(now) && key_matches(pair, &info)
     })
 }
 
 fn leaf_is_current(pair: &CertAndKey, needs: &LeafRequirements<'_>) -> bool {
-    let Some(info) = cert_pem_info(&pair.cert_pem) else {
+    let Some(info) = CertInfo::from_pem(&pair.cert_pem) else {
         return false;
     };
     info.issuer == needs.ca_subject
@@ -322,17 +286,12 @@ fn leaf_is_current(pair: &CertAndKey, needs: &LeafRequirements<'_>) -> bool {
         && needs.sans.iter().all(|san| info.has_san(san))
 }
 
-fn key_matches(pair: &CertAndKey, info: &der::CertInfo) -> bool {
+fn key_matches(pair: &CertAndKey, info: &CertInfo) -> bool {
     KeyPair::from_pem(&pair.key_pem).is_ok_and(|key| key.subject_public_key_info() == info.spki)
 }
 
-fn cert_pem_info(pem: &str) -> Option<der::CertInfo> {
-    let der = parse_certs(pem, "certificate").ok()?.into_iter().next()?;
-    der::parse_certificate(der.as_ref())
-}
-
 fn ca_subject(ca: &CertAndKey) -> Result<Vec<u8>, PkiError> {
-    let info = cert_pem_info(&ca.cert_pem).ok_or(PkiError::Pem {
+    let info = CertInfo::from_pem(&ca.cert_pem).ok_or(PkiError::Pem {
         what: "CA certificate",
     })?;
     Ok(info.subject)
@@ -342,96 +301,6 @@ fn ca_issuer(ca: &CertAndKey) -> Result<Issuer<'static, KeyPair>, PkiError> {
     let issue_error = |source| PkiError::Issue { what: "CA", source };
     let key = KeyPair::from_pem(&ca.key_pem).map_err(issue_error)?;
     Issuer::from_ca_cert_pem(&ca.cert_pem, key).map_err(issue_error)
-}
-
-fn new_ca(now: DateTime<Utc>) -> Result<CertAndKey, PkiError> {
-    let issue_error = |source| PkiError::Issue { what: "CA", source };
-    let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(issue_error)?;
-    let mut params = CertificateParams::default();
-    // A per-CA name keeps certificates of an earlier CA from looking as if this one issued them.
-    params.distinguished_name = distinguished_name(&format!("skiff-ca@{}", now.timestamp()), &[]);
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    set_validity(&mut params, now, CA_VALIDITY_DAYS);
-    let cert = params.self_signed(&key).map_err(issue_error)?;
-    Ok(CertAndKey {
-        cert_pem: cert.pem(),
-        key_pem: key.serialize_pem(),
-    })
-}
-
-fn issue_serving(
-    issuer: &Issuer<'static, KeyPair>,
-    sans: &[SanType],
-    now: DateTime<Utc>,
-) -> Result<CertAndKey, PkiError> {
-    let mut params = leaf_params(SERVING_COMMON_NAME, &[], now);
-    params.subject_alt_names = sans.to_vec();
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    let pair = issue_leaf(issuer, &params, "serving")?;
-    tracing::info!(sans = sans.len(), "issued API server serving certificate");
-    Ok(pair)
-}
-
-fn issue_admin(
-    issuer: &Issuer<'static, KeyPair>,
-    now: DateTime<Utc>,
-) -> Result<CertAndKey, PkiError> {
-    let mut params = leaf_params(ADMIN_USER, &[ADMIN_GROUP], now);
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-    let pair = issue_leaf(issuer, &params, "admin client")?;
-    tracing::info!(user = ADMIN_USER, "issued admin client certificate");
-    Ok(pair)
-}
-
-fn leaf_params(common_name: &str, organizations: &[&str], now: DateTime<Utc>) -> CertificateParams {
-    let mut params = CertificateParams::default();
-    params.distinguished_name = distinguished_name(common_name, organizations);
-    params.is_ca = IsCa::ExplicitNoCa;
-    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    params.use_authority_key_identifier_extension = true;
-    set_validity(&mut params, now, LEAF_VALIDITY_DAYS);
-    params
-}
-
-fn issue_leaf(
-    issuer: &Issuer<'static, KeyPair>,
-    params: &CertificateParams,
-    what: &'static str,
-) -> Result<CertAndKey, PkiError> {
-    let issue_error = |source| PkiError::Issue { what, source };
-    let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(issue_error)?;
-    let cert = params.signed_by(&key, issuer).map_err(issue_error)?;
-    Ok(CertAndKey {
-        cert_pem: cert.pem(),
-        key_pem: key.serialize_pem(),
-    })
-}
-
-fn distinguished_name(common_name: &str, organizations: &[&str]) -> DistinguishedName {
-    let mut name = DistinguishedName::new();
-    // rcgen keeps one value per attribute type, so only the first organization fits.
-    if let Some(org) = organizations.first() {
-        name.push(DnType::OrganizationName, *org);
-    }
-    name.push(DnType::CommonName, common_name);
-    name
-}
-
-/// Starts validity at the previous midnight (UTC) so that a client whose clock runs a
-/// little behind still accepts a certificate issued a moment ago.
-fn set_validity(params: &mut CertificateParams, now: DateTime<Utc>, days: i64) {
-    // Calendar fields from chrono are always in range, so the narrowing casts are exact.
-    let midnight = |t: DateTime<Utc>| {
-        let d = t.date_naive();
-        rcgen::date_time_ymd(d.year(), d.month() as u8, d.day() as u8)
-    };
-    params.not_before = midnight(now - TimeDelta::days(1));
-    params.not_after = midnight(now + TimeDelta::days(days));
 }
 
 fn parse_certs(pem: &str, what: &'static str) -> Result<Vec<CertificateDer<'static>>, PkiError> {
@@ -451,321 +320,15 @@ fn parse_key(pem: &str, what: &'static str) -> Result<PrivateKeyDer<'static>, Pk
         .ok_or(PkiError::Pem { what })
 }
 
-fn pem_paths(pki_dir: &Path, stem: &str) -> (PathBuf, PathBuf) {
-    (
-        pki_dir.join(format!("{stem}.pem")),
-        pki_dir.join(format!("{stem}-key.pem")),
-    )
-}
-
-/// Reads a certificate and its key; `None` when either file is absent, which is what a
-/// first start (or a crash between the two writes) leaves behind.
-fn load_pair(pki_dir: &Path, stem: &str) -> Result<Option<CertAndKey>, PkiError> {
-    let (cert_path, key_path) = pem_paths(pki_dir, stem);
-    let Some(cert_pem) = read_optional(&cert_path)? else {
-        return Ok(None);
-    };
-    let Some(key_pem) = read_optional(&key_path)? else {
-        return Ok(None);
-    };
-    Ok(Some(CertAndKey { cert_pem, key_pem }))
-}
-
-fn read_optional(path: &Path) -> Result<Option<String>, PkiError> {
-    match fs::read_to_string(path) {
-        Ok(text) => Ok(Some(text)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(PkiError::Read {
-            path: path.to_path_buf(),
-            source,
-        }),
-    }
-}
-
-fn store_pair(pki_dir: &Path, stem: &str, pair: CertAndKey) -> Result<CertAndKey, PkiError> {
-    let (cert_path, key_path) = pem_paths(pki_dir, stem);
-    write_atomic(&key_path, pair.key_pem.as_bytes(), 0o600)?;
-    write_atomic(&cert_path, pair.cert_pem.as_bytes(), 0o644)?;
-    Ok(pair)
-}
-
-fn create_private_dir(path: &Path) -> Result<(), PkiError> {
-    match DirBuilder::new().recursive(true).mode(0o700).create(path) {
-        Ok(()) => Ok(()),
-        Err(source) => Err(PkiError::Write {
-            path: path.to_path_buf(),
-            source,
-        }),
-    }
-}
-
-/// Writes `contents` to a temporary file beside `path` and renames it into place, so a
-/// reader (or a restart after a crash) sees either the old file or the whole new one.
-fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<(), PkiError> {
-    let write_error = |source| PkiError::Write {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{file_name}.tmp.{}", std::process::id()));
-
-    let result = write_then_rename(&tmp, path, contents, mode);
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.map_err(write_error)
-}
-
-fn write_then_rename(tmp: &Path, path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(mode)
-        .open(tmp)?;
-    // The mode given to open applies only to a file it creates, not to a stale leftover.
-    file.set_permissions(fs::Permissions::from_mode(mode))?;
-    file.write_all(contents)?;
-    file.sync_all()?;
-    fs::rename(tmp, path)
-}
-
-/// Just enough DER to read X.509 names, validity, key and subject alternative names.
-mod der {
-    use std::net::IpAddr;
-
-    use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
-    use rcgen::SanType;
-
-    use super::RENEW_BEFORE_DAYS;
-
-    const INTEGER: u8 = 0x02;
-    const OCTET_STRING: u8 = 0x04;
-    const OID: u8 = 0x06;
-    const UTF8_STRING: u8 = 0x0c;
-    const PRINTABLE_STRING: u8 = 0x13;
-    const TELETEX_STRING: u8 = 0x14;
-    const IA5_STRING: u8 = 0x16;
-    const UTC_TIME: u8 = 0x17;
-    const GENERALIZED_TIME: u8 = 0x18;
-    const BMP_STRING: u8 = 0x1e;
-    const SEQUENCE: u8 = 0x30;
-    const SET: u8 = 0x31;
-    const VERSION: u8 = 0xa0;
-    const EXTENSIONS: u8 = 0xa3;
-    const SAN_DNS_NAME: u8 = 0x82;
-    const SAN_IP_ADDRESS: u8 = 0x87;
-
-    pub(super) const OID_COMMON_NAME: &[u8] = &[0x55, 0x04, 0x03];
-    pub(super) const OID_ORGANIZATION: &[u8] = &[0x55, 0x04, 0x0a];
-    const OID_SUBJECT_ALT_NAME: &[u8] = &[0x55, 0x1d, 0x11];
-
-    /// One tag-length-value element: `value` is its content, `raw` the whole encoding.
-    #[derive(Clone, Copy)]
-    struct Tlv<'a> {
-        tag: u8,
-        value: &'a [u8],
-        raw: &'a [u8],
-    }
-
-    struct Reader<'a> {
-        rest: &'a [u8],
-    }
-
-    impl<'a> Reader<'a> {
-        fn new(input: &'a [u8]) -> Self {
-            Self { rest: input }
-        }
-
-        fn expect(&mut self, tag: u8) -> Option<Tlv<'a>> {
-            self.next().filter(|tlv| tlv.tag == tag)
-        }
-    }
-
-    impl<'a> Iterator for Reader<'a> {
-        type Item = Tlv<'a>;
-
-        fn next(&mut self) -> Option<Tlv<'a>> {
-            let (&tag, after_tag) = self.rest.split_first()?;
-            // Multi-byte tags never occur in the certificate fields read here.
-            if tag & 0x1f == 0x1f {
-                return None;
-            }
-            let (len, after_len) = read_length(after_tag)?;
-            let (value, rest) = after_len.split_at_checked(len)?;
-            let raw = self.rest.get(..self.rest.len() - rest.len())?;
-            self.rest = rest;
-            Some(Tlv { tag, value, raw })
-        }
-    }
-
-    fn read_length(input: &[u8]) -> Option<(usize, &[u8])> {
-        let (&first, rest) = input.split_first()?;
-        if first < 0x80 {
-            return Some((usize::from(first), rest));
-        }
-        let count = usize::from(first & 0x7f);
-        if count == 0 || count > 4 {
-            return None;
-        }
-        let (bytes, rest) = rest.split_at_checked(count)?;
-        let len = bytes
-            .iter()
-            .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
-        Some((len, rest))
-    }
-
-    /// The parts of a certificate the PKI checks; names and key as their DER encodings.
-    pub(super) struct CertInfo {
-        pub(super) issuer: Vec<u8>,
-        pub(super) subject: Vec<u8>,
-        pub(super) spki: Vec<u8>,
-        not_after: DateTime<Utc>,
-        sans: Vec<SanType>,
-    }
-
-    impl CertInfo {
-        pub(super) fn ends_soon(&self, now: DateTime<Utc>) -> bool {
-            self.not_after - now < TimeDelta::days(RENEW_BEFORE_DAYS)
-        }
-
-        pub(super) fn has_san(&self, san: &SanType) -> bool {
-            self.sans.contains(san)
-        }
-    }
-
-    pub(super) fn parse_certificate(der: &[u8]) -> Option<CertInfo> {
-        let cert = Reader::new(der).expect(SEQUENCE)?;
-        let tbs = Reader::new(cert.value).expect(SEQUENCE)?;
-        let mut fields = Reader::new(tbs.value);
-
-        let mut serial = fields.next()?;
-        if serial.tag == VERSION {
-            serial = fields.next()?;
-        }
-        if serial.tag != INTEGER {
-            return None;
-        }
-        fields.expect(SEQUENCE)?;
-        let issuer = fields.expect(SEQUENCE)?;
-        let validity = fields.expect(SEQUENCE)?;
-        let subject = fields.expect(SEQUENCE)?;
-        let spki = fields.expect(SEQUENCE)?;
-        let extensions = fields.find(|f| f.tag == EXTENSIONS);
-
-        Some(CertInfo {
-            issuer: issuer.raw.to_vec(),
-            subject: subject.raw.to_vec(),
-            spki: spki.raw.to_vec(),
-            not_after: not_after(validity.value)?,
-            sans: extensions
-                .map(|e| subject_alt_names(e.value))
-                .unwrap_or_default(),
-        })
-    }
-
-    fn not_after(validity: &[u8]) -> Option<DateTime<Utc>> {
-        let mut times = Reader::new(validity);
-        times.next()?;
-        let end = times.next()?;
-        let text = std::str::from_utf8(end.value).ok()?;
-        let full = match end.tag {
-            // RFC 5280: two-digit years 50-99 are 19xx, 00-49 are 20xx.
-            UTC_TIME => {
-                let century = if text.get(..2)? >= "50" { "19" } else { "20" };
-                format!("{century}{text}")
-            }
-            GENERALIZED_TIME => text.to_string(),
-            _ => return None,
-        };
-        let naive = NaiveDateTime::parse_from_str(&full, "%Y%m%d%H%M%SZ").ok()?;
-        Some(naive.and_utc())
-    }
-
-    fn subject_alt_names(extensions: &[u8]) -> Vec<SanType> {
-        let Some(list) = Reader::new(extensions).expect(SEQUENCE) else {
-            return Vec::new();
-        };
-        let san_value = Reader::new(list.value).find_map(|ext| {
-            let mut parts = Reader::new(ext.value);
-            if parts.expect(OID)?.value != OID_SUBJECT_ALT_NAME {
-                return None;
-            }
-            parts.find(|p| p.tag == OCTET_STRING).map(|p| p.value)
-        });
-        let Some(names) = san_value.and_then(|v| Reader::new(v).expect(SEQUENCE)) else {
-            return Vec::new();
-        };
-        Reader::new(names.value).filter_map(general_name).collect()
-    }
-
-    fn general_name(name: Tlv<'_>) -> Option<SanType> {
-        match name.tag {
-            SAN_DNS_NAME => {
-                let text = std::str::from_utf8(name.value).ok()?;
-                text.to_ascii_lowercase()
-                    .try_into()
-                    .ok()
-                    .map(SanType::DnsName)
-            }
-            SAN_IP_ADDRESS => {
-                let ip = match name.value.len() {
-                    4 => IpAddr::from(<[u8; 4]>::try_from(name.value).ok()?),
-                    16 => IpAddr::from(<[u8; 16]>::try_from(name.value).ok()?),
-                    _ => return None,
-                };
-                Some(SanType::IpAddress(ip))
-            }
-            _ => None,
-        }
-    }
-
-    /// The (attribute OID, text value) pairs of an X.509 Name, in order.
-    pub(super) fn name_attributes(name: &[u8]) -> Option<Vec<(Vec<u8>, String)>> {
-        let sequence = Reader::new(name).expect(SEQUENCE)?;
-        let mut attributes = Vec::new();
-        for rdn in Reader::new(sequence.value) {
-            if rdn.tag != SET {
-                return None;
-            }
-            for attribute in Reader::new(rdn.value) {
-                let mut parts = Reader::new(attribute.value);
-                let oid = parts.expect(OID)?;
-                attributes.push((oid.value.to_vec(), decode_string(parts.next()?)?));
-            }
-        }
-        Some(attributes)
-    }
-
-    fn decode_string(value: Tlv<'_>) -> Option<String> {
-        match value.tag {
-            UTF8_STRING | PRINTABLE_STRING | IA5_STRING | TELETEX_STRING => {
-                String::from_utf8(value.value.to_vec()).ok()
-            }
-            BMP_STRING => {
-                let units = value
-                    .value
-                    .chunks_exact(2)
-                    .map(|c| u16::from_be_bytes([c[0], c[1]]));
-                char::decode_utf16(units)
-                    .collect::<Result<String, _>>()
-                    .ok()
-            }
-            _ => None,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::os::unix::fs::PermissionsExt;
 
+    use chrono::TimeDelta;
     use rustls::pki_types::ServerName;
     use rustls::{ClientConfig, ClientConnection, RootCertStore, ServerConnection};
 
+    use super::files::pem_paths;
     use super::*;
 
     fn create(dir: &Path) -> Pki {
@@ -776,8 +339,8 @@ mod tests {
         fs::read_to_string(dir.join(PKI_DIR).join(file)).expect("pki file is readable")
     }
 
-    fn info(pem: &str) -> der::CertInfo {
-        cert_pem_info(pem).expect("certificate parses")
+    fn info(pem: &str) -> CertInfo {
+        CertInfo::from_pem(pem).expect("certificate parses")
     }
 
     fn first_der(pem: &str) -> CertificateDer<'static> {

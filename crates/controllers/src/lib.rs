@@ -1,0 +1,141 @@
+//! skiff's controllers: reconcile loops that watch the API and converge the world toward it.
+//!
+//! Each controller talks to the API server only through the Kubernetes API, with the
+//! client [`run`] is given; none of them reaches into the store.
+
+mod backoff;
+mod namespace;
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
+use tokio::sync::watch;
+use tokio::task::{JoinError, JoinSet};
+
+/// How long reconciles in flight at shutdown may take before they are abandoned.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// Why the controllers could not start or stopped unexpectedly.
+#[derive(Debug, thiserror::Error)]
+pub enum ControllerError {
+    #[error("failed to load the kubeconfig {path}")]
+    Kubeconfig {
+        path: PathBuf,
+        #[source]
+        source: KubeconfigError,
+    },
+    #[error("failed to build an API client from the kubeconfig {path}")]
+    Client {
+        path: PathBuf,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("the {controller} controller stopped before shutdown was requested")]
+    StoppedEarly { controller: &'static str },
+    #[error("a controller panicked")]
+    Panicked(#[source] JoinError),
+}
+
+/// An API client for the cluster, user and context the kubeconfig at `path` selects.
+pub async fn client_from_kubeconfig(path: &Path) -> Result<kube::Client, ControllerError> {
+    let kubeconfig_error = |source| ControllerError::Kubeconfig {
+        path: path.to_path_buf(),
+        source,
+    };
+    let kubeconfig = Kubeconfig::read_from(path).map_err(kubeconfig_error)?;
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .map_err(kubeconfig_error)?;
+    kube::Client::try_from(config).map_err(|source| ControllerError::Client {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Runs every controller until `shutdown` resolves; returns when they stopped.
+pub async fn run(
+    client: kube::Client,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ControllerError> {
+    let (stop, stopped) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    tasks.spawn(namespace::run(client, Stop(stopped)));
+
+    tokio::select! {
+        () = shutdown => {}
+        Some(early) = tasks.join_next() => {
+            stop.send_replace(true);
+            // The others' outcomes add nothing to the first failure.
+            while tasks.join_next().await.is_some() {}
+            return Err(match early {
+                Ok(controller) => ControllerError::StoppedEarly { controller },
+                Err(panic) => ControllerError::Panicked(panic),
+            });
+        }
+    }
+
+    stop.send_replace(true);
+    while let Some(finished) = tasks.join_next().await {
+        finished.map_err(ControllerError::Panicked)?;
+    }
+    Ok(())
+}
+
+/// The shutdown request every controller shares.
+#[derive(Debug, Clone)]
+struct Stop(watch::Receiver<bool>);
+
+impl Stop {
+    /// Resolves once shutdown is requested (or whoever could request it is gone).
+    async fn requested(mut self) {
+        let _ = self.0.wait_for(|stopped| *stopped).await;
+    }
+
+    /// Resolves [`SHUTDOWN_GRACE`] after shutdown was requested: a controller whose
+    /// graceful stop hangs (its cache never filled because the API was unreachable)
+    /// stops then regardless.
+    async fn overdue(self) {
+        self.requested().await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// A client for an address nothing listens on: every request fails at once.
+    fn unreachable_client() -> kube::Client {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let uri = format!("http://127.0.0.1:{port}").parse().expect("uri");
+        kube::Client::try_from(kube::Config::new(uri)).expect("client")
+    }
+
+    #[tokio::test]
+    async fn run_returns_once_shutdown_resolves_even_while_the_api_is_unreachable() {
+        let shutdown = tokio::time::sleep(Duration::from_millis(200));
+        let finished =
+            tokio::time::timeout(Duration::from_secs(10), run(unreachable_client(), shutdown))
+                .await;
+        assert!(matches!(finished, Ok(Ok(()))), "{finished:?}");
+    }
+
+    #[tokio::test]
+    async fn a_missing_kubeconfig_is_reported_with_its_path() {
+        let result = client_from_kubeconfig(Path::new("/nonexistent/admin.kubeconfig")).await;
+        let Err(error) = result else {
+            panic!("a client without a kubeconfig");
+        };
+        assert_eq!(
+            error.to_string(),
+            "failed to load the kubeconfig /nonexistent/admin.kubeconfig"
+        );
+    }
+}
