@@ -195,6 +195,38 @@ fn unknown_fields_fail_strict_field_validation() {
         body.to_string(),
     );
     assert_eq!(ok.status().as_u16(), 201);
+    assert!(
+        ok.headers().get("warning").is_none(),
+        "Ignore sends no warning"
+    );
+    let created: Value = ok.json().expect("json");
+    assert!(
+        created.get("dataa").is_none(),
+        "unknown fields are dropped, not stored"
+    );
+}
+
+#[test]
+fn unknown_fields_are_warned_about_by_default() {
+    let server = TestServer::start();
+    let client = server.http();
+    let body = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "warned"}, "dataa": {"a": "b"}});
+    let r = post(
+        &server,
+        &client,
+        CM_URL,
+        "application/json",
+        body.to_string(),
+    );
+    assert_eq!(r.status().as_u16(), 201);
+    let warning = r
+        .headers()
+        .get("warning")
+        .expect("a Warning header")
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(warning, r#"299 - "unknown field \"dataa\"""#);
 }
 
 #[test]

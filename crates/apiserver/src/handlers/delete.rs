@@ -296,6 +296,7 @@ pub async fn delete_collection(api: &Arc<Api>, req: ResourceRequest) -> Result<R
             headers: req.headers.clone(),
             body: req.body.clone(),
             output: req.output,
+            warnings: req.warnings.clone(),
         };
         match delete_once(api, &one, &key, &opts).await {
             Ok(_) => deleted.push(value),

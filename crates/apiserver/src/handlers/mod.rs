@@ -45,6 +45,28 @@ pub struct ResourceRequest {
     pub headers: HeaderMap,
     pub body: Bytes,
     pub output: Output,
+    /// Warnings for the response's `Warning` headers (unknown fields under
+    /// fieldValidation=Warn).
+    pub warnings: Warnings,
+}
+
+/// Warnings collected while handling a request, sent as `Warning: 299 - "..."`.
+#[derive(Clone, Debug, Default)]
+pub struct Warnings(Arc<std::sync::Mutex<Vec<String>>>);
+
+impl Warnings {
+    pub fn push(&self, text: String) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(text);
+    }
+
+    fn add_headers(&self, response: &mut http::Response<Body>) {
+        for text in self.0.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            let escaped = text.replace('\\', "\\\\").replace('"', "\\\"");
+            if let Ok(v) = http::HeaderValue::from_str(&format!("299 - \"{escaped}\"")) {
+                response.headers_mut().append(header::WARNING, v);
+            }
+        }
+    }
 }
 
 impl ResourceRequest {
@@ -119,10 +141,13 @@ pub async fn handle(
         Err(e) => return error_response(&e, output),
     };
     let resource = req.resource.clone();
-    match route(api, req).await {
+    let warnings = req.warnings.clone();
+    let mut response = match route(api, req).await {
         Ok(reply) => render(&resource, reply, output),
         Err(e) => error_response(&e, output),
-    }
+    };
+    warnings.add_headers(&mut response);
+    response
 }
 
 fn negotiate_with_query(accept: Option<&str>, query: &Query) -> Result<Output, ApiError> {
@@ -172,6 +197,7 @@ fn resolve(
         headers: parts.headers,
         body: parts.body,
         output,
+        warnings: Warnings::default(),
     })
 }
 

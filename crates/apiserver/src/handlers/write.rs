@@ -135,29 +135,37 @@ fn generate_name(obj: &mut Value) {
     object::meta_mut(obj).insert("name".into(), json!(name));
 }
 
-/// Decoding check and, with fieldValidation=Strict, unknown fields.
+/// Decoding check and unknown fields: an error with fieldValidation=Strict, a warning
+/// with Warn (the default), nothing with Ignore.
 fn check_fields(req: &ResourceRequest, obj: &Value) -> Result<(), ApiError> {
     validation::check_decodes(&req.resource, obj).map_err(ApiError::bad_request)?;
-    match req.query.get("fieldValidation") {
-        None | Some("Ignore") | Some("Warn") => Ok(()),
-        Some("Strict") => {
-            let unknown = validation::unknown_fields(&req.resource, obj);
-            if unknown.is_empty() {
-                return Ok(());
-            }
-            let list: Vec<String> = unknown
-                .iter()
-                .map(|f| format!("unknown field {f:?}"))
-                .collect();
-            Err(ApiError::bad_request(format!(
-                "strict decoding error: {}",
-                list.join(", ")
-            )))
+    let strict = match req.query.get("fieldValidation") {
+        Some("Ignore") => return Ok(()),
+        None | Some("Warn") => false,
+        Some("Strict") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "fieldValidation {other:?} is invalid: supported values: \"Ignore\", \"Warn\", \"Strict\""
+            )));
         }
-        Some(other) => Err(ApiError::bad_request(format!(
-            "fieldValidation {other:?} is invalid: supported values: \"Ignore\", \"Warn\", \"Strict\""
-        ))),
+    };
+    let unknown: Vec<String> = validation::unknown_fields(&req.resource, obj)
+        .iter()
+        .map(|f| format!("unknown field {f:?}"))
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
     }
+    if strict {
+        return Err(ApiError::bad_request(format!(
+            "strict decoding error: {}",
+            unknown.join(", ")
+        )));
+    }
+    for warning in unknown {
+        req.warnings.push(warning);
+    }
+    Ok(())
 }
 
 /// Server-owned metadata of a new object.
