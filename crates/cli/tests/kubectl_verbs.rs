@@ -278,16 +278,8 @@ fn wait_sees_conditions_and_deletions() {
     let server = TestServer::start();
     let manifest = "apiVersion: v1\nkind: Pod\nmetadata: {name: w}\nspec:\n  containers: [{name: c, image: nginx}]\n";
     server.kubectl_apply_stdin(&["create", "-f", "-"], manifest);
-    let kubeconfig = server.kubeconfig.clone();
-    let home = server.dir.path().to_path_buf();
-    let waiter = std::thread::spawn(move || {
-        Command::new(kubectl_path())
-            .args(["wait", "--for=condition=Ready", "pod/w", "--timeout=30s"])
-            .env("KUBECONFIG", kubeconfig)
-            .env("HOME", home)
-            .output()
-            .expect("kubectl wait")
-    });
+    let waiter =
+        server.kubectl_background(&["wait", "--for=condition=Ready", "pod/w", "--timeout=30s"]);
     std::thread::sleep(Duration::from_millis(500));
     let status = r#"{"status":{"conditions":[{"type":"Ready","status":"True"}]}}"#;
     server.kubectl_ok(&[
@@ -307,16 +299,7 @@ fn wait_sees_conditions_and_deletions() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("condition met"));
 
-    let kubeconfig = server.kubeconfig.clone();
-    let home = server.dir.path().to_path_buf();
-    let waiter = std::thread::spawn(move || {
-        Command::new(kubectl_path())
-            .args(["wait", "--for=delete", "pod/w", "--timeout=30s"])
-            .env("KUBECONFIG", kubeconfig)
-            .env("HOME", home)
-            .output()
-            .expect("kubectl wait")
-    });
+    let waiter = server.kubectl_background(&["wait", "--for=delete", "pod/w", "--timeout=30s"]);
     std::thread::sleep(Duration::from_millis(500));
     server.kubectl_ok(&["delete", "pod", "w"]);
     let out = waiter.join().expect("waiter");
@@ -371,16 +354,7 @@ fn delete_waits_for_finalizers_to_be_removed() {
     let server = TestServer::start();
     let manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: held\n  finalizers: [example.com/hold]\n";
     server.kubectl_apply_stdin(&["create", "-f", "-"], manifest);
-    let kubeconfig = server.kubeconfig.clone();
-    let home = server.dir.path().to_path_buf();
-    let deleter = std::thread::spawn(move || {
-        Command::new(kubectl_path())
-            .args(["delete", "cm", "held", "--timeout=30s"])
-            .env("KUBECONFIG", kubeconfig)
-            .env("HOME", home)
-            .output()
-            .expect("kubectl delete")
-    });
+    let deleter = server.kubectl_background(&["delete", "cm", "held", "--timeout=30s"]);
     assert!(eventually(Duration::from_secs(10), || {
         let ts = server.kubectl_ok(&[
             "get",

@@ -107,6 +107,22 @@ impl TestServer {
         child.wait_with_output().expect("kubectl output")
     }
 
+    /// Starts kubectl on a thread, for commands that wait (wait, delete) while the
+    /// test changes the world.
+    pub fn kubectl_background(&self, args: &[&str]) -> std::thread::JoinHandle<Output> {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let kubeconfig = self.kubeconfig.clone();
+        let home = self.dir.path().to_path_buf();
+        std::thread::spawn(move || {
+            Command::new(kubectl_path())
+                .args(&args)
+                .env("KUBECONFIG", kubeconfig)
+                .env("HOME", home)
+                .output()
+                .expect("kubectl in the background")
+        })
+    }
+
     /// Runs kubectl and returns stdout, failing the test on a non-zero exit.
     pub fn kubectl_ok(&self, args: &[&str]) -> String {
         let out = self.kubectl(args);
