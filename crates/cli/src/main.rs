@@ -65,7 +65,7 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
     };
     let server = skiff_apiserver::Server::start(config)
         .await
-        .map_err(|e| anyhow::anyhow!(skiff_error_chain(&e)))?;
+        .map_err(anyhow::Error::new)?;
 
     // One signal stops the API server and the controllers; a controller failure stops
     // the API server too, rather than leaving namespaces stuck terminating.
@@ -100,7 +100,7 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
         controllers
             .await
             .context("the controllers task failed")?
-            .map_err(|e| anyhow::anyhow!(skiff_error_chain(&e)))?;
+            .map_err(anyhow::Error::new)?;
     }
     Ok(())
 }
@@ -119,15 +119,4 @@ async fn shutdown_signal() {
         _ = term.recv() => tracing::info!("SIGTERM received, shutting down"),
         _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received, shutting down"),
     }
-}
-
-fn skiff_error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }

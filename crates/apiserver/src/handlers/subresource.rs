@@ -6,6 +6,7 @@ use std::sync::Arc;
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
 use skiff_api::Subresource;
+use skiff_api::selectors::LabelSelector;
 
 use super::write::{self, Mode, Patch, update_with};
 use super::{Api, Reply, ResourceRequest, read};
@@ -64,8 +65,11 @@ fn scale_of(obj: &Value) -> Value {
         .unwrap_or(0);
     let mut status =
         json!({"replicas": obj.pointer("/status/replicas").and_then(Value::as_i64).unwrap_or(0)});
-    if let Some(sel) = obj.pointer("/spec/selector").and_then(selector_string) {
-        status["selector"] = json!(sel);
+    let selector = obj
+        .pointer("/spec/selector")
+        .map(LabelSelector::from_label_selector_json);
+    if let Some(Ok(sel)) = selector {
+        status["selector"] = json!(sel.to_string());
     }
     json!({
         "kind": "Scale",
@@ -74,41 +78,6 @@ fn scale_of(obj: &Value) -> Value {
         "spec": {"replicas": replicas},
         "status": status,
     })
-}
-
-/// A metav1.LabelSelector in its string form (`app=web,tier in (a,b)`).
-fn selector_string(sel: &Value) -> Option<String> {
-    let mut parts: Vec<String> = Vec::new();
-    if let Some(labels) = sel.get("matchLabels").and_then(Value::as_object) {
-        parts.extend(
-            labels
-                .iter()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))),
-        );
-    }
-    for expr in sel
-        .get("matchExpressions")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let key = expr.get("key").and_then(Value::as_str).unwrap_or("");
-        let values: Vec<&str> = expr
-            .get("values")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
-        parts.push(
-            match expr.get("operator").and_then(Value::as_str).unwrap_or("") {
-                "In" => format!("{key} in ({})", values.join(",")),
-                "NotIn" => format!("{key} notin ({})", values.join(",")),
-                "Exists" => key.to_string(),
-                "DoesNotExist" => format!("!{key}"),
-                _ => continue,
-            },
-        );
-    }
-    Some(parts.join(","))
 }
 
 fn replicas_of_scale(scale: &Value) -> Result<i64, ApiError> {

@@ -47,7 +47,7 @@ pub async fn create(api: &Arc<Api>, req: ResourceRequest) -> Result<Reply, ApiEr
     if !errors.is_empty() {
         return Err(ApiError::invalid(&req.resource, &name, errors));
     }
-    check_namespace_accepts(api, &req).await?;
+    check_namespace_accepts(api, &req, &name).await?;
     if req.query.dry_run()? {
         return Ok(Reply::Object {
             code: StatusCode::CREATED,
@@ -246,7 +246,11 @@ fn qos_class(pod: &Value) -> &'static str {
 
 /// New objects need an existing namespace that is not being deleted. Read from the
 /// watch cache; a namespace the cache does not know yet gets one freshness wait.
-async fn check_namespace_accepts(api: &Api, req: &ResourceRequest) -> Result<(), ApiError> {
+async fn check_namespace_accepts(
+    api: &Api,
+    req: &ResourceRequest,
+    name: &str,
+) -> Result<(), ApiError> {
     let Some(ns) = req.namespace.as_deref().filter(|_| req.resource.namespaced) else {
         return Ok(());
     };
@@ -270,16 +274,12 @@ async fn check_namespace_accepts(api: &Api, req: &ResourceRequest) -> Result<(),
             message: format!(
                 "{} \"{}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
                 req.resource.group_resource(),
-                object::name(&req_body_name(req))
+                name
             ),
             details: None,
         });
     }
     Ok(())
-}
-
-fn req_body_name(req: &ResourceRequest) -> Value {
-    serde_json::from_slice(&req.body).unwrap_or(Value::Null)
 }
 
 pub async fn update(api: &Arc<Api>, req: ResourceRequest) -> Result<Reply, ApiError> {
