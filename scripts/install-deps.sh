@@ -84,14 +84,21 @@ check_rust() {
     log "rust: $(cargo --version)"
 }
 
+# The version is read into a variable before matching: piping straight into
+# `grep -q` lets grep exit first, and under pipefail the writer's SIGPIPE fails the
+# check at random.
 kubectl_ok() {
-    [[ -x "$BIN_DIR/kubectl" ]] &&
-        "$BIN_DIR/kubectl" version --client 2>/dev/null | grep -q "Client Version: $KUBECTL_MINOR\."
+    local version
+    [[ -x "$BIN_DIR/kubectl" ]] || return 1
+    version="$("$BIN_DIR/kubectl" version --client 2>/dev/null)" || return 1
+    [[ "$version" == *"Client Version: $KUBECTL_MINOR."* ]]
 }
 
 helm_ok() {
-    [[ -x "$BIN_DIR/helm" ]] &&
-        "$BIN_DIR/helm" version --short 2>/dev/null | grep -q "^$HELM_MAJOR\."
+    local version
+    [[ -x "$BIN_DIR/helm" ]] || return 1
+    version="$("$BIN_DIR/helm" version --short 2>/dev/null)" || return 1
+    [[ "$version" == "$HELM_MAJOR."* ]]
 }
 
 python_client_ok() {
