@@ -50,6 +50,9 @@ macro_rules! __dispatch_impl {
             ("policy", "v1", "PodDisruptionBudget") => Some($m!(PodDisruptionBudget)),
             ("policy", "v1", "Eviction") => Some($m!(Eviction)),
             ("autoscaling", "v1", "Scale") => Some($m!(Scale)),
+            ("apiextensions.k8s.io", "v1", "CustomResourceDefinition") => {
+                Some($m!(CustomResourceDefinition))
+            }
             _ => None,
         }
     }};
@@ -75,6 +78,7 @@ pub mod types {
     pub use super::api::events::v1::Event as EventsEvent;
     pub use super::api::policy::v1::{Eviction, PodDisruptionBudget};
     pub use super::api::storage::v1::StorageClass;
+    pub use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 }
 
 #[cfg(test)]

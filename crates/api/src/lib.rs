@@ -4,6 +4,9 @@
 
 #[macro_use]
 pub mod kinds;
+pub mod apply;
+pub mod crd;
+mod gojson;
 pub mod openapi;
 pub mod patch;
 pub mod printers;
@@ -12,4 +15,4 @@ pub mod resources;
 pub mod selectors;
 pub mod validation;
 
-pub use resources::{ResourceInfo, Subresource, builtin_resources};
+pub use resources::{CustomResource, ResourceInfo, Subresource, builtin_resources};

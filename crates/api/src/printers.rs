@@ -6,6 +6,7 @@
 
 mod basics;
 mod cells;
+pub mod custom;
 mod duration;
 mod events;
 mod network;
@@ -145,6 +146,7 @@ fn printer_for(resource: &ResourceInfo) -> &'static Printer {
         ("batch", "jobs") => &workloads::JOBS,
         ("batch", "cronjobs") => &workloads::CRON_JOBS,
         ("policy", "poddisruptionbudgets") => &workloads::POD_DISRUPTION_BUDGETS,
+        ("apiextensions.k8s.io", "customresourcedefinitions") => &NAME_AND_CREATED_AT,
         _ => &NAME_AND_AGE,
     }
 }
@@ -152,6 +154,9 @@ fn printer_for(resource: &ResourceInfo) -> &'static Printer {
 /// Column definitions (metav1.TableColumnDefinition JSON objects: name, type,
 /// format, description, priority) for a resource.
 pub fn column_definitions(resource: &ResourceInfo) -> Vec<Value> {
+    if let Some(columns) = custom_columns(resource) {
+        return custom::column_definitions(columns);
+    }
     printer_for(resource)
         .columns
         .iter()
@@ -162,7 +167,28 @@ pub fn column_definitions(resource: &ResourceInfo) -> Vec<Value> {
 /// The cells of one object's row, in column order (JSON strings, integers and
 /// booleans), wide columns included. Ages are measured against `now`.
 pub fn row_cells(resource: &ResourceInfo, obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
+    if let Some(columns) = custom_columns(resource) {
+        return custom::row_cells(columns, obj, now);
+    }
     (printer_for(resource).row)(obj, now)
+}
+
+/// The `additionalPrinterColumns` of a custom resource's version, as declared.
+fn custom_columns(resource: &ResourceInfo) -> Option<&[Value]> {
+    let custom = resource.custom.as_ref()?;
+    let version = custom
+        .crd
+        .pointer("/spec/versions")?
+        .as_array()?
+        .iter()
+        .find(|v| v.get("name").and_then(Value::as_str) == Some(&custom.version.name))?;
+    Some(
+        version
+            .get("additionalPrinterColumns")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]),
+    )
 }
 
 #[cfg(test)]
@@ -185,6 +211,7 @@ mod tests {
             short_names: vec![],
             categories: vec![],
             subresources: vec![],
+            custom: None,
         }
     }
 

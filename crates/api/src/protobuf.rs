@@ -80,6 +80,11 @@ pub fn decode_to_json(body: &[u8]) -> Result<Value, ProtobufError> {
     Ok(Value::Object(object))
 }
 
+/// Whether request bodies of this kind can be decoded from protobuf.
+pub fn decodes(api_version: &str, kind: &str) -> bool {
+    root_message(api_version, kind).is_some()
+}
+
 /// The schema message of a kind.
 fn root_message(api_version: &str, kind: &str) -> Option<&'static Message> {
     let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
@@ -720,7 +725,14 @@ mod tests {
 
     #[test]
     fn every_builtin_resource_has_a_protobuf_schema() {
+        // CustomResourceDefinition bodies come as JSON or YAML from every client we know
+        // of (docs/LIMITATIONS.md); a protobuf one is answered 415.
+        let json_only = ["CustomResourceDefinition"];
         for resource in builtin_resources() {
+            if json_only.contains(&resource.kind.as_str()) {
+                assert!(!decodes(&resource.api_version(), &resource.kind));
+                continue;
+            }
             assert!(
                 root_message(&resource.api_version(), &resource.kind).is_some(),
                 "{} {} has no protobuf schema",

@@ -53,7 +53,64 @@ pub struct ResourceInfo {
     pub short_names: Vec<String>,
     pub categories: Vec<String>,
     pub subresources: Vec<Subresource>,
+    /// The definition behind a custom resource; `None` for built-in resources.
+    pub custom: Option<Arc<CustomResource>>,
 }
+
+/// What the API needs to serve one version of a custom resource: its definition, parsed
+/// once when the definition is served.
+#[derive(Debug)]
+pub struct CustomResource {
+    /// The CustomResourceDefinition, as stored.
+    pub crd: serde_json::Value,
+    pub info: crate::crd::CrdInfo,
+    /// The served version this resource stands for.
+    pub version: crate::crd::CrdVersion,
+    /// The version's structural schema (absent only for definitions stored without one).
+    pub schema: Option<crate::crd::StructuralSchema>,
+    /// The version objects are stored at; every served version shares the stored objects
+    /// (conversion strategy None: only `apiVersion` differs).
+    pub storage_version: String,
+}
+
+impl CustomResource {
+    /// The served `version` of a definition, or `None` when the definition has no such
+    /// version.
+    pub fn new(crd: &serde_json::Value, version: &str) -> Option<Self> {
+        let info = crate::crd::CrdInfo::from_value(crd);
+        let served = info.version(version)?.clone();
+        let schema = served.structural_schema().map(|s| {
+            s.unwrap_or_else(|_| {
+                crate::crd::StructuralSchema::parse_unchecked(
+                    served.schema.as_ref().unwrap_or(&serde_json::Value::Null),
+                )
+            })
+        });
+        let storage_version = info.storage_version().map(|v| v.name.clone())?;
+        Some(CustomResource {
+            crd: crd.clone(),
+            info,
+            version: served,
+            schema,
+            storage_version,
+        })
+    }
+
+    /// Whether the definition is being deleted (new objects are then refused).
+    pub fn terminating(&self) -> bool {
+        self.crd
+            .pointer("/metadata/deletionTimestamp")
+            .is_some_and(|t| !t.is_null())
+    }
+}
+
+impl PartialEq for CustomResource {
+    fn eq(&self, other: &Self) -> bool {
+        self.crd == other.crd && self.version.name == other.version.name
+    }
+}
+
+impl Eq for CustomResource {}
 
 impl ResourceInfo {
     /// `v1` for the core group, `group/version` otherwise.
@@ -151,6 +208,7 @@ const BUILTINS: &[Builtin] = &[
     b("events.k8s.io", "v1", "Event", "events", true, &["ev"], &[], &[]),
     b("storage.k8s.io", "v1", "StorageClass", "storageclasses", false, &["sc"], &[], &[]),
     b("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", true, &["pdb"], &[], &[Status]),
+    b("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", false, &["crd", "crds"], &["api-extensions"], &[Status]),
 ];
 
 #[allow(clippy::too_many_arguments)]
@@ -191,6 +249,7 @@ pub fn builtin_resources() -> Vec<Arc<ResourceInfo>> {
                 short_names: b.short_names.iter().map(|s| s.to_string()).collect(),
                 categories: b.categories.iter().map(|s| s.to_string()).collect(),
                 subresources: b.subresources.to_vec(),
+                custom: None,
             })
         })
         .collect()

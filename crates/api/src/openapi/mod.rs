@@ -3,13 +3,23 @@
 //!
 //! kubectl reads the v3 documents to decide whether the server validates fields
 //! (`fieldValidation` on the kind's PATCH operation), to compute strategic merge patches
-//! for client-side apply, and for `kubectl explain`. Schemas come from k8s-openapi's
-//! schemars impls under upstream's definition names.
+//! for client-side apply, and for `kubectl explain`. Schemas of built-in kinds come from
+//! k8s-openapi's schemars impls under upstream's definition names; custom resources are
+//! published from their CustomResourceDefinitions as apiextensions-apiserver publishes them.
 //!
 //! The documents are rendered on first use and only their serialized bytes are kept:
 //! rendering every document takes some milliseconds and the bytes run to megabytes, which
-//! neither server start nor an idle server should pay for.
+//! neither server start nor an idle server should pay for. The built-in part is rendered
+//! once per process and shared by every set of documents built for the same resources, so
+//! that rebuilding the documents when a custom resource is created or deleted renders only
+//! the custom group-versions and reassembles the swagger 2.0 document.
 
+mod assemble;
+mod builtin;
+mod crd_schema;
+mod custom;
+#[cfg(test)]
+mod custom_tests;
 mod operations;
 mod params;
 pub mod patch_meta;
@@ -23,12 +33,15 @@ use serde_json::Value;
 use sha2::{Digest, Sha512};
 
 use crate::ResourceInfo;
-use operations::GroupVersion;
-use schemas::Catalogue;
+use assemble::V2Parts;
+use builtin::Builtin;
+use custom::CustomKind;
 
 /// The OpenAPI documents of one set of resources, rendered lazily.
 pub struct OpenApiDocs {
-    resources: Vec<Arc<ResourceInfo>>,
+    builtin: Arc<Builtin>,
+    /// The served versions of the custom resources, sorted by group-version.
+    custom: Vec<CustomKind>,
     v2: OnceLock<Rendered>,
     v3: OnceLock<V3Documents>,
 }
@@ -44,7 +57,10 @@ struct Rendered {
 
 impl Rendered {
     fn new(document: &Value) -> Self {
-        let bytes = Bytes::from(document.to_string());
+        Rendered::from_bytes(Bytes::from(document.to_string()))
+    }
+
+    fn from_bytes(bytes: Bytes) -> Self {
         let hash = upper_hex(&Sha512::digest(&bytes));
         let etag = format!("\"{hash}\"");
         Rendered { bytes, hash, etag }
@@ -53,16 +69,38 @@ impl Rendered {
 
 struct V3Documents {
     root: Bytes,
-    /// Group-version path (`api/v1`, `apis/apps/v1`) and its document.
-    documents: Vec<(String, Rendered)>,
+    /// Group-version path (`api/v1`, `apis/apps/v1`) and its document; the built-in
+    /// documents are shared with the other sets of documents.
+    documents: Vec<(String, Arc<Rendered>)>,
 }
 
 impl OpenApiDocs {
     /// Prepares the documents of `resources`; they are rendered on first request.
     /// Resources whose kind has no built-in type get no operations or schemas.
     pub fn build(resources: &[Arc<ResourceInfo>]) -> Self {
+        OpenApiDocs::build_with_custom(resources, &[])
+    }
+
+    /// Prepares the documents of the built-in `resources` plus the served versions of the
+    /// custom resources `crds` (full CustomResourceDefinition objects; the caller passes
+    /// the Established ones). Resources that stand for custom resources
+    /// ([`ResourceInfo::custom`]) are ignored here: `crds` describes them.
+    ///
+    /// The built-in documents are shared with every other live set of documents built for
+    /// the same built-in resources, so build the new set before dropping the old one.
+    /// A definition the documents cannot describe (malformed, or taking a built-in
+    /// group-version) is left out with a warning.
+    pub fn build_with_custom(resources: &[Arc<ResourceInfo>], crds: &[Value]) -> Self {
+        let builtin_resources: Vec<Arc<ResourceInfo>> = resources
+            .iter()
+            .filter(|r| r.custom.is_none())
+            .cloned()
+            .collect();
+        let builtin = Builtin::shared(&builtin_resources);
+        let custom = custom::served_kinds(crds, &builtin.gv_paths);
         OpenApiDocs {
-            resources: resources.to_vec(),
+            builtin,
+            custom,
             v2: OnceLock::new(),
             v3: OnceLock::new(),
         }
@@ -96,12 +134,16 @@ impl OpenApiDocs {
     fn v2_rendered(&self) -> &Rendered {
         self.v2.get_or_init(|| {
             let started = std::time::Instant::now();
-            let (catalogue, gvs) = self.model();
-            let rendered = Rendered::new(&render::v2_document(&gvs, &catalogue));
+            let custom = match self.custom.is_empty() {
+                true => V2Parts::default(),
+                false => custom::v2_parts(&self.custom, self.builtin.meta()),
+            };
+            let document = assemble::v2_document(self.builtin.v2(), &custom);
+            let rendered = Rendered::from_bytes(Bytes::from(document));
             tracing::debug!(
                 bytes = rendered.bytes.len(),
                 elapsed = ?started.elapsed(),
-                "rendered openapi v2 document"
+                "assembled openapi v2 document"
             );
             rendered
         })
@@ -110,30 +152,25 @@ impl OpenApiDocs {
     fn v3_rendered(&self) -> &V3Documents {
         self.v3.get_or_init(|| {
             let started = std::time::Instant::now();
-            let (catalogue, gvs) = self.model();
-            let documents: Vec<(String, Rendered)> = gvs
-                .iter()
-                .map(|gv| {
-                    let document = render::v3_document(gv, &catalogue);
-                    (gv.path.clone(), Rendered::new(&document))
-                })
-                .collect();
+            let mut documents = self.builtin.v3().to_vec();
+            if !self.custom.is_empty() {
+                let custom = custom::v3_documents(&self.custom, self.builtin.meta());
+                documents.extend(
+                    custom
+                        .into_iter()
+                        .map(|(path, doc)| (path, Arc::new(Rendered::new(&doc)))),
+                );
+            }
             let index = documents.iter().map(|(p, d)| (p.as_str(), d.hash.as_str()));
             let root = Bytes::from(render::v3_root(index).to_string());
             tracing::debug!(
                 documents = documents.len(),
-                bytes = documents.iter().map(|(_, d)| d.bytes.len()).sum::<usize>(),
+                custom = self.custom.len(),
                 elapsed = ?started.elapsed(),
                 "rendered openapi v3 documents"
             );
             V3Documents { root, documents }
         })
-    }
-
-    fn model(&self) -> (Catalogue, Vec<GroupVersion>) {
-        let catalogue = Catalogue::generate(&self.resources);
-        let gvs = operations::group_versions(&self.resources, &catalogue);
-        (catalogue, gvs)
     }
 }
 

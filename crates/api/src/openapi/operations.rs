@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use super::params::{
-    DELETE_COLLECTION_PARAMS, DELETE_PARAMS, LIST_PARAMS, Location, PATCH_PARAMS, PRETTY, Param,
-    ParamType, WRITE_PARAMS,
+    DELETE_COLLECTION_PARAMS, DELETE_PARAMS, GET_PARAMS, LIST_PARAMS, Location, PATCH_PARAMS,
+    PRETTY, Param, ParamType, WRITE_PARAMS,
 };
 use super::schemas::{self, Catalogue, Gvk, KindNames};
 use crate::{ResourceInfo, Subresource};
@@ -43,6 +43,14 @@ pub(super) const PATCH_CONSUMES: &[&str] = &[
     "application/strategic-merge-patch+json",
     "application/apply-patch+yaml",
 ];
+/// Patch types custom resources accept: no strategic merge patch, which needs Go struct tags.
+pub(super) const CUSTOM_PATCH_CONSUMES: &[&str] = &[
+    "application/json-patch+json",
+    "application/merge-patch+json",
+    "application/apply-patch+yaml",
+];
+/// Request bodies custom resources accept for create and replace.
+const CUSTOM_OBJECT_CONSUMES: &[&str] = &["application/json", "application/yaml"];
 /// Response encodings the server writes.
 const OBJECT_PRODUCES: &[&str] = &["application/json", "application/yaml"];
 const LIST_PRODUCES: &[&str] = &[
@@ -135,12 +143,24 @@ pub(super) struct GroupVersion {
     pub items: Vec<PathItem>,
 }
 
+/// Which server publishes a resource: the operations of custom resources follow
+/// apiextensions-apiserver, which differs from the built-in handlers in details clients see.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Flavor {
+    Builtin,
+    Custom,
+}
+
 /// The group-versions of `resources` in order of first appearance, with their paths.
 pub(super) fn group_versions(
     resources: &[Arc<ResourceInfo>],
     catalogue: &Catalogue,
 ) -> Vec<GroupVersion> {
     let mut out: Vec<GroupVersion> = Vec::new();
+    let schemas = SharedSchemas {
+        scale: catalogue.scale.as_deref(),
+        binding: catalogue.binding.as_deref(),
+    };
     for (r, names) in resources.iter().zip(&catalogue.names) {
         let Some(names) = names else { continue };
         let index = match out
@@ -153,10 +173,34 @@ pub(super) fn group_versions(
                 out.len() - 1
             }
         };
-        let scope = Scope::new(r, names, catalogue);
+        let scope = Scope::new(r, names, schemas, Flavor::Builtin);
         out[index].items.extend(scope.path_items());
     }
     out
+}
+
+/// The paths of one group-version of custom resources. Unlike built-in group-versions,
+/// upstream publishes no resource list path (`/apis/<group>/<version>/`) for them.
+pub(super) fn custom_group_version(
+    group: &str,
+    version: &str,
+    kinds: &[(&ResourceInfo, &KindNames)],
+    scale: &str,
+) -> GroupVersion {
+    let schemas = SharedSchemas {
+        scale: Some(scale),
+        binding: None,
+    };
+    let items = kinds
+        .iter()
+        .flat_map(|(r, names)| Scope::new(r, names, schemas, Flavor::Custom).path_items())
+        .collect();
+    GroupVersion {
+        path: format!("apis/{group}/{version}"),
+        group: group.to_string(),
+        version: version.to_string(),
+        items,
+    }
 }
 
 impl GroupVersion {
@@ -257,11 +301,19 @@ struct Target {
     gvk: Gvk,
 }
 
+/// Definition names of the request and response types subresources use.
+#[derive(Clone, Copy)]
+struct SharedSchemas<'a> {
+    scale: Option<&'a str>,
+    binding: Option<&'a str>,
+}
+
 /// Everything the operations of one resource share.
 struct Scope<'a> {
     resource: &'a ResourceInfo,
     names: &'a KindNames,
-    catalogue: &'a Catalogue,
+    schemas: SharedSchemas<'a>,
+    flavor: Flavor,
     /// `/api/v1` or `/apis/apps/v1`.
     prefix: String,
     /// `CoreV1`, `AppsV1`.
@@ -271,7 +323,12 @@ struct Scope<'a> {
 }
 
 impl<'a> Scope<'a> {
-    fn new(resource: &'a ResourceInfo, names: &'a KindNames, catalogue: &'a Catalogue) -> Self {
+    fn new(
+        resource: &'a ResourceInfo,
+        names: &'a KindNames,
+        schemas: SharedSchemas<'a>,
+        flavor: Flavor,
+    ) -> Self {
         let (prefix, gv_id) = if resource.group.is_empty() {
             (format!("/api/{}", resource.version), "Core".to_string())
         } else {
@@ -283,7 +340,8 @@ impl<'a> Scope<'a> {
         Scope {
             resource,
             names,
-            catalogue,
+            schemas,
+            flavor,
             prefix,
             gv_id: format!("{gv_id}{}", capitalize(&resource.version)),
             tag: tag(&resource.group, &resource.version),
@@ -366,15 +424,23 @@ impl<'a> Scope<'a> {
         id: String,
         description: String,
     ) -> Operation {
+        let (consumes, params) = match (self.flavor, method) {
+            (Flavor::Builtin, Method::Patch) => (PATCH_CONSUMES, PATCH_PARAMS),
+            (Flavor::Custom, Method::Patch) => (CUSTOM_PATCH_CONSUMES, PATCH_PARAMS),
+            (Flavor::Builtin, _) => (OBJECT_CONSUMES, &[][..]),
+            // apiextensions-apiserver lists GetOptions on reads of custom resources.
+            (Flavor::Custom, Method::Get) => (CUSTOM_OBJECT_CONSUMES, GET_PARAMS),
+            (Flavor::Custom, _) => (CUSTOM_OBJECT_CONSUMES, &[][..]),
+        };
         Operation {
             method,
             id,
             description,
             tag: self.tag.clone(),
             action,
-            params: &[],
+            params,
             body: None,
-            consumes: OBJECT_CONSUMES,
+            consumes,
             produces: OBJECT_PRODUCES,
             responses: Vec::new(),
             gvk: Some(self.gvk.clone()),
@@ -386,7 +452,7 @@ impl<'a> Scope<'a> {
         let id = self.namespaced_id();
         let list = Operation {
             params: LIST_PARAMS,
-            produces: LIST_PRODUCES,
+            produces: self.list_produces(),
             responses: responses(&[200], &self.names.list),
             ..self.operation(
                 Method::Get,
@@ -409,12 +475,20 @@ impl<'a> Scope<'a> {
                 format!("create a {kind}"),
             )
         };
+        // apiextensions-apiserver describes deletecollection with the list options only.
+        let (params, body) = match self.flavor {
+            Flavor::Builtin => (
+                DELETE_COLLECTION_PARAMS,
+                Some(Body {
+                    schema: schemas::DELETE_OPTIONS.into(),
+                    required: false,
+                }),
+            ),
+            Flavor::Custom => (LIST_PARAMS, None),
+        };
         let delete_collection = Operation {
-            params: DELETE_COLLECTION_PARAMS,
-            body: Some(Body {
-                schema: schemas::DELETE_OPTIONS.into(),
-                required: false,
-            }),
+            params,
+            body,
             responses: responses(&[200], schemas::STATUS),
             ..self.operation(
                 Method::Delete,
@@ -484,14 +558,16 @@ impl<'a> Scope<'a> {
                 format!("replace {}", with_article(&target.noun)),
             )
         };
+        let patch_codes: &[u16] = match self.flavor {
+            Flavor::Builtin => &[200, 201],
+            Flavor::Custom => &[200],
+        };
         let patch = Operation {
-            params: PATCH_PARAMS,
             body: Some(Body {
                 schema: schemas::PATCH.into(),
                 required: true,
             }),
-            consumes: PATCH_CONSUMES,
-            responses: responses(&[200, 201], &target.schema),
+            responses: responses(patch_codes, &target.schema),
             ..self.operation(
                 Method::Patch,
                 Action::Patch,
@@ -509,7 +585,7 @@ impl<'a> Scope<'a> {
         let kind = &self.resource.kind;
         let list = Operation {
             params: LIST_PARAMS,
-            produces: LIST_PRODUCES,
+            produces: self.list_produces(),
             responses: responses(&[200], &self.names.list),
             ..self.operation(
                 Method::Get,
@@ -522,6 +598,14 @@ impl<'a> Scope<'a> {
             path: format!("{}/{}", self.prefix, self.resource.plural),
             params: vec![PRETTY],
             operations: vec![list],
+        }
+    }
+
+    /// Custom resource lists are documented with the object encodings only.
+    fn list_produces(&self) -> &'static [&'static str] {
+        match self.flavor {
+            Flavor::Builtin => LIST_PRODUCES,
+            Flavor::Custom => OBJECT_PRODUCES,
         }
     }
 
@@ -538,8 +622,13 @@ impl<'a> Scope<'a> {
             Subresource::Scale => self.read_write(&Target {
                 id: format!("{base}Scale"),
                 noun: format!("the scale of a {kind}"),
-                schema: self.catalogue.scale.clone()?,
-                gvk: Gvk::new("autoscaling", "v1", "Scale"),
+                schema: self.schemas.scale?.to_string(),
+                // apiextensions-apiserver tags every operation of a custom resource with
+                // the resource's own kind, its scale operations included.
+                gvk: match self.flavor {
+                    Flavor::Builtin => Gvk::new("autoscaling", "v1", "Scale"),
+                    Flavor::Custom => self.gvk.clone(),
+                },
             }),
             Subresource::Binding => vec![self.binding(&base)?],
             Subresource::Finalize => self
@@ -561,7 +650,7 @@ impl<'a> Scope<'a> {
     }
 
     fn binding(&self, base: &str) -> Option<Operation> {
-        let schema = self.catalogue.binding.clone()?;
+        let schema = self.schemas.binding?.to_string();
         Some(Operation {
             params: WRITE_PARAMS,
             body: Some(Body {

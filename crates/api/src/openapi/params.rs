@@ -144,6 +144,8 @@ pub(super) const LIST_PARAMS: &[Param] = &[
     TIMEOUT_SECONDS,
     WATCH,
 ];
+/// The GetOptions apiextensions-apiserver documents on reads of custom resources.
+pub(super) const GET_PARAMS: &[Param] = &[RESOURCE_VERSION];
 pub(super) const WRITE_PARAMS: &[Param] = &[DRY_RUN, FIELD_MANAGER, FIELD_VALIDATION];
 pub(super) const PATCH_PARAMS: &[Param] = &[DRY_RUN, FIELD_MANAGER, FIELD_VALIDATION, FORCE];
 pub(super) const DELETE_PARAMS: &[Param] = &[

@@ -1,6 +1,8 @@
 //! Renders the operations and schemas as a swagger 2.0 document or as OpenAPI v3
 //! documents, one per group-version, in the shapes upstream's API server serves.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use serde_json::{Map, Value, json};
 
 use super::operations::{GroupVersion, Operation, PathItem};
@@ -8,38 +10,45 @@ use super::params::{Location, Param};
 use super::schemas::{self, Catalogue, V2_REF_PREFIX};
 
 /// How OpenAPI v3 references a schema.
-const V3_REF_PREFIX: &str = "#/components/schemas/";
+pub(super) const V3_REF_PREFIX: &str = "#/components/schemas/";
 
 const TITLE: &str = "Kubernetes";
 const VERSION: &str = "unversioned";
 const SECURITY_SCHEME: &str = "BearerToken";
 const SECURITY_DESCRIPTION: &str = "A bearer token in the Authorization header.";
 
-/// The swagger 2.0 document of every group-version.
-pub(super) fn v2_document(gvs: &[GroupVersion], catalogue: &Catalogue) -> Value {
-    let mut paths = Map::new();
-    for item in gvs.iter().flat_map(|gv| &gv.items) {
-        paths.insert(item.path.clone(), v2_path_item(item));
-    }
-    let definitions: Map<String, Value> = catalogue
-        .definitions
-        .iter()
-        .map(|(name, schema)| (name.clone(), schema.clone()))
-        .collect();
+/// The swagger 2.0 path items of the group-versions, in order.
+pub(super) fn v2_paths(gvs: &[GroupVersion]) -> impl Iterator<Item = (String, Value)> + '_ {
+    gvs.iter()
+        .flat_map(|gv| &gv.items)
+        .map(|item| (item.path.clone(), v2_path_item(item)))
+}
+
+/// The members of the swagger 2.0 document before `paths` (a JSON object whose last
+/// member is `paths`, then `definitions`, then these).
+pub(super) fn v2_head() -> Map<String, Value> {
+    let mut head = Map::new();
+    head.insert("swagger".into(), "2.0".into());
+    head.insert("info".into(), json!({"title": TITLE, "version": VERSION}));
+    head
+}
+
+/// The members of the swagger 2.0 document after `definitions`.
+pub(super) fn v2_tail() -> Map<String, Value> {
+    let mut tail = Map::new();
+    tail.insert("securityDefinitions".into(), security_schemes());
+    tail.insert("security".into(), json!([{SECURITY_SCHEME: []}]));
+    tail
+}
+
+fn security_schemes() -> Value {
     json!({
-        "swagger": "2.0",
-        "info": {"title": TITLE, "version": VERSION},
-        "paths": paths,
-        "definitions": definitions,
-        "securityDefinitions": {
-            SECURITY_SCHEME: {
-                "type": "apiKey",
-                "name": "authorization",
-                "in": "header",
-                "description": SECURITY_DESCRIPTION,
-            },
+        SECURITY_SCHEME: {
+            "type": "apiKey",
+            "name": "authorization",
+            "in": "header",
+            "description": SECURITY_DESCRIPTION,
         },
-        "security": [{SECURITY_SCHEME: []}],
     })
 }
 
@@ -97,23 +106,45 @@ fn v2_param(param: &Param) -> Value {
     Value::Object(out)
 }
 
-/// The OpenAPI v3 document of one group-version: its paths and the schemas they reach.
-pub(super) fn v3_document(gv: &GroupVersion, catalogue: &Catalogue) -> Value {
-    let mut paths = Map::new();
-    let mut roots: Vec<String> = Vec::new();
-    for item in &gv.items {
-        paths.insert(item.path.clone(), v3_path_item(item));
-        for op in &item.operations {
-            roots.extend(op.body.iter().map(|b| b.schema.clone()));
-            roots.extend(op.responses.iter().filter_map(|r| r.schema.clone()));
-        }
+/// The names of the schemas the operations of one group-version use directly.
+pub(super) fn v3_roots(gv: &GroupVersion) -> BTreeSet<String> {
+    let mut roots = BTreeSet::new();
+    for op in gv.items.iter().flat_map(|item| &item.operations) {
+        roots.extend(op.body.iter().map(|b| b.schema.clone()));
+        roots.extend(op.responses.iter().filter_map(|r| r.schema.clone()));
     }
+    roots
+}
+
+/// The v3 components of `roots` and everything they reference, from swagger 2.0
+/// definitions.
+pub(super) fn v3_components<'a>(
+    definitions: &BTreeMap<String, Value>,
+    roots: impl IntoIterator<Item = &'a str>,
+) -> Map<String, Value> {
     let mut components = Map::new();
-    for name in catalogue.closure(roots.iter().map(String::as_str)) {
-        if let Some(schema) = catalogue.definitions.get(&name) {
+    for name in schemas::closure(definitions, roots) {
+        if let Some(schema) = definitions.get(&name) {
             let converted = v3_definition(&name, schema);
             components.insert(name, converted);
         }
+    }
+    components
+}
+
+/// The OpenAPI v3 document of one group-version of built-in resources: its paths and
+/// the schemas they reach.
+pub(super) fn v3_document(gv: &GroupVersion, catalogue: &Catalogue) -> Value {
+    let roots = v3_roots(gv);
+    let components = v3_components(&catalogue.definitions, roots.iter().map(String::as_str));
+    v3_document_with(gv, components)
+}
+
+/// The OpenAPI v3 document of one group-version with the given component schemas.
+pub(super) fn v3_document_with(gv: &GroupVersion, components: Map<String, Value>) -> Value {
+    let mut paths = Map::new();
+    for item in &gv.items {
+        paths.insert(item.path.clone(), v3_path_item(item));
     }
     json!({
         "openapi": "3.0.0",
@@ -121,14 +152,7 @@ pub(super) fn v3_document(gv: &GroupVersion, catalogue: &Catalogue) -> Value {
         "paths": paths,
         "components": {
             "schemas": components,
-            "securitySchemes": {
-                SECURITY_SCHEME: {
-                    "type": "apiKey",
-                    "name": "authorization",
-                    "in": "header",
-                    "description": SECURITY_DESCRIPTION,
-                },
-            },
+            "securitySchemes": security_schemes(),
         },
         "security": [{SECURITY_SCHEME: []}],
     })
@@ -233,7 +257,7 @@ fn insert_extensions(out: &mut Map<String, Value>, op: &Operation) {
 
 /// One definition in v3 form. IntOrString and Quantity become the `oneOf` unions
 /// upstream's v3 documents give them.
-fn v3_definition(name: &str, schema: &Value) -> Value {
+pub(super) fn v3_definition(name: &str, schema: &Value) -> Value {
     let description = schema.get("description").cloned().unwrap_or_default();
     match name {
         schemas::INT_OR_STRING => json!({
@@ -251,7 +275,7 @@ fn v3_definition(name: &str, schema: &Value) -> Value {
 
 /// Rewrites references to `#/components/schemas/`. OpenAPI 3.0 ignores the siblings of a
 /// `$ref`, so a reference carrying a description is wrapped in `allOf` as upstream does.
-fn v3_schema(schema: &Value) -> Value {
+pub(super) fn v3_schema(schema: &Value) -> Value {
     match schema {
         Value::Object(map) => {
             let reference = map

@@ -26,7 +26,9 @@ pub(super) const WATCH_EVENT: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.Watch
 pub(super) const API_RESOURCE_LIST: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.APIResourceList";
 pub(super) const INT_OR_STRING: &str = "io.k8s.apimachinery.pkg.util.intstr.IntOrString";
 pub(super) const QUANTITY: &str = "io.k8s.apimachinery.pkg.api.resource.Quantity";
-const LIST_META: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.ListMeta";
+pub(super) const OBJECT_META: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta";
+pub(super) const LIST_META: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.ListMeta";
+pub(super) const SCALE: &str = "io.k8s.api.autoscaling.v1.Scale";
 const RAW_EXTENSION: &str = "io.k8s.apimachinery.pkg.runtime.RawExtension";
 
 /// A group, version and kind, as `x-kubernetes-group-version-kind` spells it.
@@ -66,7 +68,8 @@ pub(super) struct Catalogue {
     /// Definition names per resource, in the order given; `None` for a kind without
     /// a built-in type, which gets neither schema nor operations.
     pub names: Vec<Option<KindNames>>,
-    /// autoscaling/v1 Scale, when a resource has the scale subresource.
+    /// autoscaling/v1 Scale, always generated: custom resources may enable the scale
+    /// subresource at run time and reference it from their documents.
     pub scale: Option<String>,
     /// core/v1 Binding, when a resource has the binding subresource.
     pub binding: Option<String>,
@@ -89,6 +92,11 @@ fn adder_for(group: &str, version: &str, kind: &str) -> Option<Adder> {
     with_builtin_type!(group, version, kind, adder)
 }
 
+/// Whether the kind of `resource` has a built-in type, and so schemas and operations.
+pub(super) fn has_builtin_type(resource: &ResourceInfo) -> bool {
+    adder_for(&resource.group, &resource.version, &resource.kind).is_some()
+}
+
 impl Catalogue {
     pub fn generate(resources: &[Arc<ResourceInfo>]) -> Self {
         let mut generator = SchemaSettings::draft2020_12()
@@ -107,6 +115,7 @@ impl Catalogue {
             })
             .collect();
         for adder in [
+            adder!(meta::ObjectMeta),
             adder!(meta::Status),
             adder!(meta::DeleteOptions),
             adder!(meta::Patch),
@@ -116,9 +125,7 @@ impl Catalogue {
         ] {
             adder(&mut generator);
         }
-        let scale = has_subresource(resources, Subresource::Scale)
-            .then(|| adder_for("autoscaling", "v1", "Scale").map(|a| a(&mut generator)))
-            .flatten();
+        let scale = adder_for("autoscaling", "v1", "Scale").map(|a| a(&mut generator));
         let binding = has_subresource(resources, Subresource::Binding)
             .then(|| adder_for("", "v1", "Binding").map(|a| a(&mut generator)))
             .flatten();
@@ -238,18 +245,40 @@ impl Catalogue {
 
     /// The names of `roots` and of every definition they reference, transitively.
     pub fn closure<'a>(&self, roots: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
-        let mut seen = BTreeSet::new();
-        let mut pending: Vec<String> = roots.into_iter().map(str::to_string).collect();
-        while let Some(name) = pending.pop() {
-            let Some(schema) = self.definitions.get(&name) else {
-                continue;
-            };
-            if seen.insert(name) {
-                collect_refs(schema, &mut pending);
-            }
-        }
-        seen
+        closure(&self.definitions, roots)
     }
+
+    /// The definitions the documents of custom resources reference: object and list
+    /// metadata, Status, DeleteOptions, Patch and Scale, with everything they reach.
+    pub fn custom_resource_meta(&self) -> BTreeMap<String, Value> {
+        let roots = [OBJECT_META, LIST_META, STATUS, DELETE_OPTIONS, PATCH, SCALE];
+        self.closure(roots)
+            .into_iter()
+            .filter_map(|name| {
+                let schema = self.definitions.get(&name)?.clone();
+                Some((name, schema))
+            })
+            .collect()
+    }
+}
+
+/// The names of `roots` and of every definition of `definitions` they reference,
+/// transitively; roots that are not in `definitions` are left out.
+pub(super) fn closure<'a>(
+    definitions: &BTreeMap<String, Value>,
+    roots: impl IntoIterator<Item = &'a str>,
+) -> BTreeSet<String> {
+    let mut seen = BTreeSet::new();
+    let mut pending: Vec<String> = roots.into_iter().map(str::to_string).collect();
+    while let Some(name) = pending.pop() {
+        let Some(schema) = definitions.get(&name) else {
+            continue;
+        };
+        if seen.insert(name) {
+            collect_refs(schema, &mut pending);
+        }
+    }
+    seen
 }
 
 fn set_gvk(definitions: &mut BTreeMap<String, Value>, definition: &str, gvks: &[Gvk]) {
@@ -267,7 +296,7 @@ fn has_subresource(resources: &[Arc<ResourceInfo>], sub: Subresource) -> bool {
 }
 
 /// A `<Kind>List`: k8s-openapi has no schema for its generic `List<T>`.
-fn list_schema(kind: &str, item: &str, item_schema: Option<&Value>) -> Value {
+pub(super) fn list_schema(kind: &str, item: &str, item_schema: Option<&Value>) -> Value {
     let type_meta = |field: &str| {
         item_schema
             .and_then(|s| s.pointer(&format!("/properties/{field}")))

@@ -14,7 +14,7 @@
 mod fixtures;
 mod lists;
 mod strategic;
-mod type_graph;
+pub(crate) mod type_graph;
 
 use serde_json::Value;
 
@@ -143,7 +143,7 @@ pub fn list_strategy(resource: &ResourceInfo, path: &[&str]) -> Option<ListStrat
 
 /// A value as Go's `%v` prints it, which upstream's error messages embed
 /// (`map[image:nginx ports:[map[containerPort:80]]]`).
-fn go_format(value: &Value) -> String {
+pub(crate) fn go_format(value: &Value) -> String {
     match value {
         Value::Null => "<nil>".to_string(),
         Value::Bool(b) => b.to_string(),

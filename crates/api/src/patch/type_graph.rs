@@ -139,7 +139,7 @@ impl TypeGraph {
 }
 
 /// The k8s-openapi schema name of a built-in kind, if it has a type.
-pub(super) fn schema_name(group: &str, version: &str, kind: &str) -> Option<String> {
+pub(crate) fn schema_name(group: &str, version: &str, kind: &str) -> Option<String> {
     macro_rules! name_of {
         ($t:ty) => {
             <$t as JsonSchema>::schema_name().into_owned()
@@ -148,16 +148,16 @@ pub(super) fn schema_name(group: &str, version: &str, kind: &str) -> Option<Stri
     with_builtin_type!(group, version, kind, name_of)
 }
 
-type Register = fn(&mut SchemaGenerator) -> String;
+pub(crate) type Register = fn(&mut SchemaGenerator) -> String;
 
-fn register<T: JsonSchema>(generator: &mut SchemaGenerator) -> String {
+pub(crate) fn register<T: JsonSchema>(generator: &mut SchemaGenerator) -> String {
     generator.subschema_for::<T>();
     T::schema_name().into_owned()
 }
 
 /// The kinds a PATCH can target: the served resources, and Scale for their `scale`
 /// subresource.
-fn patch_targets() -> Vec<(String, String, String)> {
+pub(crate) fn patch_targets() -> Vec<(String, String, String)> {
     let mut targets: Vec<_> = builtin_resources()
         .iter()
         .map(|r| (r.group.clone(), r.version.clone(), r.kind.clone()))
@@ -166,7 +166,9 @@ fn patch_targets() -> Vec<(String, String, String)> {
     targets
 }
 
-fn build() -> TypeGraph {
+/// A generator holding the schemars definitions of every patch target, and the
+/// definition names of the targets themselves.
+pub(crate) fn patch_target_definitions() -> (SchemaGenerator, Vec<String>) {
     macro_rules! registrar {
         ($t:ty) => {
             register::<$t> as Register
@@ -181,7 +183,11 @@ fn build() -> TypeGraph {
             root_names.push(register(&mut generator));
         }
     }
+    (generator, root_names)
+}
 
+fn build() -> TypeGraph {
+    let (generator, root_names) = patch_target_definitions();
     let mut builder = Builder {
         definitions: generator.definitions(),
         nodes: Vec::new(),
@@ -278,7 +284,7 @@ impl Builder<'_> {
 }
 
 /// `#/$defs/io.k8s.api.core.v1.PodSpec` -> `io.k8s.api.core.v1.PodSpec`.
-fn definition_name(reference: &str) -> &str {
+pub(crate) fn definition_name(reference: &str) -> &str {
     reference.rsplit('/').next().unwrap_or(reference)
 }
 

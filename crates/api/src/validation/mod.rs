@@ -12,12 +12,13 @@ mod common;
 mod config;
 mod containers;
 mod cron;
+mod custom;
 mod decode;
 mod defaults;
 mod diff;
 mod field;
 mod meta;
-mod names;
+pub(crate) mod names;
 mod pod;
 mod pod_update;
 mod policy;
@@ -38,6 +39,15 @@ pub use defaults::apply_defaults;
 pub use field::{BadValue, FieldError, Path, reason};
 pub use quantity::Quantity;
 pub use strict::unknown_fields;
+
+/// Removes the fields a custom resource's schema does not know (upstream prunes them
+/// always); returns their paths. Built-in kinds keep their fields.
+pub fn prune_unknown(resource: &ResourceInfo, obj: &mut Value) -> Vec<String> {
+    match &resource.custom {
+        Some(c) => custom::prune(c, obj),
+        None => Vec::new(),
+    }
+}
 
 use meta::MetaRules;
 use names::NameRule;
@@ -183,6 +193,9 @@ impl Kind {
 /// Validation of a new object: metadata (name rules, labels, annotations...) and the
 /// kind's own rules (required fields, enumerations, consistency).
 pub fn validate_create(resource: &ResourceInfo, obj: &Value) -> Vec<FieldError> {
+    if resource.custom.is_some() || custom::is_crd(resource) {
+        return dedup(custom::validate_create(resource, obj));
+    }
     let mut errs = Vec::new();
     let Some(kind) = Kind::of(resource) else {
         return errs;
@@ -195,6 +208,9 @@ pub fn validate_create(resource: &ResourceInfo, obj: &Value) -> Vec<FieldError> 
 /// Validation of an update: the rules of [`validate_create`] bar those on names, plus
 /// the fields that may not change from `old`.
 pub fn validate_update(resource: &ResourceInfo, new: &Value, old: &Value) -> Vec<FieldError> {
+    if resource.custom.is_some() || custom::is_crd(resource) {
+        return dedup(custom::validate_update(resource, new, old));
+    }
     let mut errs = Vec::new();
     let Some(kind) = Kind::of(resource) else {
         return errs;

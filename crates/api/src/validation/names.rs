@@ -63,7 +63,7 @@ impl NameRule {
 }
 
 /// A generated name gets a suffix, so a trailing dash of the prefix is fine.
-fn mask_trailing_dash(name: &str) -> String {
+pub fn mask_trailing_dash(name: &str) -> String {
     if name.len() > 1 && name.ends_with('-') {
         format!("{}a", &name[..name.len() - 2])
     } else {
@@ -157,7 +157,8 @@ pub fn dns1035_label(s: &str) -> Vec<String> {
     errs
 }
 
-fn path_segment_name(s: &str) -> Vec<String> {
+/// Names usable as one URL path segment.
+pub fn path_segment_name(s: &str) -> Vec<String> {
     for bad in [".", ".."] {
         if s == bad {
             return vec![format!("may not be '{bad}'")];

@@ -17,6 +17,12 @@ pub use workloads::copy_template_labels;
 /// Normalizes `obj` as a decode would (unknown fields dropped, quantities canonical,
 /// Secret `stringData` folded into `data`), then fills in the kind's defaults.
 pub fn apply_defaults(resource: &ResourceInfo, obj: &mut Value) {
+    if let Some(custom) = &resource.custom {
+        return super::custom::default(custom, obj);
+    }
+    if super::custom::is_crd(resource) {
+        return super::custom::default_crd(obj);
+    }
     let Some(kind) = Kind::of(resource) else {
         return;
     };
