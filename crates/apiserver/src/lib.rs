@@ -1,10 +1,12 @@
 //! The Kubernetes REST API over the skiff store: discovery, CRUD, watch, patch,
 //! subresources and OpenAPI, served over HTTPS with client-certificate authentication.
 
+mod apiextensions;
 mod auth;
 mod bootstrap;
 mod cache;
 mod codec;
+mod conversion;
 mod discovery;
 mod events;
 mod handlers;
@@ -116,9 +118,11 @@ impl Server {
             registry: registry::Registry::new(resources.clone()),
         });
         events::spawn_expiry(api.clone());
+        let openapi = Arc::new(openapi::OpenApi::new(resources));
+        apiextensions::Definitions::start(api.clone(), openapi.clone()).await;
         let front = Arc::new(server::Front {
             api,
-            openapi: openapi::OpenApi::new(resources),
+            openapi,
             address,
         });
         Ok(Server {

@@ -1,10 +1,11 @@
-//! Serves the OpenAPI v2 and v3 documents, built on first use from the served
-//! resources and cached with ETags.
+//! Serves the OpenAPI v2 and v3 documents of the served resources, built on first use
+//! and again after the set of served custom resources changes, cached with ETags.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use bytes::Bytes;
 use http::{HeaderMap, Response, StatusCode, header};
+use serde_json::Value;
 use skiff_api::ResourceInfo;
 use skiff_api::openapi::OpenApiDocs;
 
@@ -12,23 +13,46 @@ use crate::codec::Output;
 use crate::handlers::{Body, error_response, full_body};
 use crate::status::ApiError;
 
-/// The documents, built lazily so that they cost nothing until a client asks.
+/// The documents; each is rendered on its first request, so they cost nothing until a
+/// client asks.
 pub struct OpenApi {
-    resources: Vec<Arc<ResourceInfo>>,
-    docs: OnceLock<OpenApiDocs>,
+    builtin: Vec<Arc<ResourceInfo>>,
+    docs: RwLock<Arc<OpenApiDocs>>,
+    /// Name and spec of each published definition, to rebuild only on a real change.
+    published: Mutex<Vec<(Value, Value)>>,
 }
 
 impl OpenApi {
-    pub fn new(resources: Vec<Arc<ResourceInfo>>) -> Self {
+    pub fn new(builtin: Vec<Arc<ResourceInfo>>) -> Self {
+        let docs = OpenApiDocs::build(&builtin);
         OpenApi {
-            resources,
-            docs: OnceLock::new(),
+            builtin,
+            docs: RwLock::new(Arc::new(docs)),
+            published: Mutex::new(Vec::new()),
         }
     }
 
-    fn docs(&self) -> &OpenApiDocs {
-        self.docs
-            .get_or_init(|| OpenApiDocs::build(&self.resources))
+    /// Publishes these established CustomResourceDefinitions beside the built-in
+    /// resources, replacing the ones published before.
+    pub fn set_custom(&self, crds: Vec<Value>) {
+        let identity: Vec<(Value, Value)> = crds
+            .iter()
+            .map(|c| {
+                let name = c.pointer("/metadata/name").cloned().unwrap_or(Value::Null);
+                (name, c.get("spec").cloned().unwrap_or(Value::Null))
+            })
+            .collect();
+        let mut published = self.published.lock().unwrap_or_else(|e| e.into_inner());
+        if *published == identity {
+            return;
+        }
+        let docs = OpenApiDocs::build_with_custom(&self.builtin, &crds);
+        *self.docs.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(docs);
+        *published = identity;
+    }
+
+    fn docs(&self) -> Arc<OpenApiDocs> {
+        self.docs.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     pub fn respond(&self, path: &str, headers: &HeaderMap) -> Response<Body> {

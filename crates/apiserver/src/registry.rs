@@ -1,35 +1,51 @@
-//! The set of resources being served, looked up by group, version and plural.
+//! The set of resources being served, looked up by group, version and plural: the
+//! built-in ones, fixed at start, and the custom ones, replaced whenever the set of
+//! established CustomResourceDefinitions changes.
 
 use std::sync::{Arc, RwLock};
 
 use skiff_api::ResourceInfo;
 
-/// Served resources. Custom resources will join at run time, hence the lock.
+/// Served resources.
 pub struct Registry {
-    resources: RwLock<Vec<Arc<ResourceInfo>>>,
+    builtin: Vec<Arc<ResourceInfo>>,
+    custom: RwLock<Arc<Vec<Arc<ResourceInfo>>>>,
 }
 
 impl Registry {
-    pub fn new(resources: Vec<Arc<ResourceInfo>>) -> Self {
+    pub fn new(builtin: Vec<Arc<ResourceInfo>>) -> Self {
         Registry {
-            resources: RwLock::new(resources),
+            builtin,
+            custom: RwLock::new(Arc::new(Vec::new())),
         }
     }
 
-    pub fn all(&self) -> Vec<Arc<ResourceInfo>> {
-        self.resources
+    /// Replaces the served custom resources.
+    pub fn set_custom(&self, resources: Vec<Arc<ResourceInfo>>) {
+        *self.custom.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(resources);
+    }
+
+    /// The served custom resources.
+    pub fn custom(&self) -> Arc<Vec<Arc<ResourceInfo>>> {
+        self.custom
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
     }
 
+    /// Every served resource, built-in ones first.
+    pub fn all(&self) -> Vec<Arc<ResourceInfo>> {
+        let custom = self.custom();
+        self.builtin.iter().chain(custom.iter()).cloned().collect()
+    }
+
     pub fn find(&self, group: &str, version: &str, plural: &str) -> Option<Arc<ResourceInfo>> {
-        self.resources
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .find(|r| r.group == group && r.version == version && r.plural == plural)
-            .cloned()
+        let matches =
+            |r: &&Arc<ResourceInfo>| r.group == group && r.version == version && r.plural == plural;
+        if let Some(r) = self.builtin.iter().find(matches) {
+            return Some(r.clone());
+        }
+        self.custom().iter().find(matches).cloned()
     }
 
     /// Group names in discovery order, each with its versions in order.

@@ -33,7 +33,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// Shared state of the HTTP front.
 pub struct Front {
     pub api: Arc<Api>,
-    pub openapi: OpenApi,
+    pub openapi: Arc<OpenApi>,
     pub address: SocketAddr,
 }
 

@@ -27,6 +27,8 @@ pub enum ApiError {
     Conflict {
         message: String,
         details: Box<Details>,
+        /// Field-level causes (server-side apply conflicts).
+        causes: Vec<FieldError>,
     },
     #[error("{message}")]
     Invalid {
@@ -104,6 +106,7 @@ impl ApiError {
                 resource.group_resource()
             ),
             details: Box::new(Details::of(resource, name)),
+            causes: Vec::new(),
         }
     }
 
@@ -114,6 +117,7 @@ impl ApiError {
                 resource.group_resource()
             ),
             details: Box::new(Details::of(resource, name)),
+            causes: Vec::new(),
         }
     }
 
@@ -181,11 +185,16 @@ impl ApiError {
     fn details(&self) -> Option<Value> {
         let d = match self {
             ApiError::NotFound(d) | ApiError::AlreadyExists(d) => d,
-            ApiError::Conflict { details, .. } => details.as_ref(),
             ApiError::Forbidden {
                 details: Some(d), ..
             } => d,
+            ApiError::Conflict {
+                details, causes, ..
+            } if causes.is_empty() => details.as_ref(),
             ApiError::Invalid {
+                details, causes, ..
+            }
+            | ApiError::Conflict {
                 details, causes, ..
             } => {
                 let causes: Vec<Value> = causes

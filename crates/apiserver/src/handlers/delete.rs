@@ -10,7 +10,9 @@ use skiff_api::ResourceInfo;
 use super::read::Filter;
 use super::write::guarded;
 use super::{Api, Items, Reply, ResourceRequest};
+use crate::apiextensions;
 use crate::codec::{self, BodyType};
+use crate::conversion;
 use crate::object;
 use crate::status::{ApiError, Details, success_status};
 
@@ -131,6 +133,7 @@ async fn delete_once(
         } else {
             object::set_resource_version(&mut obj, current.mod_revision);
         }
+        conversion::to_served(&req.resource, &mut obj);
         return Ok(Reply::Object {
             code: StatusCode::OK,
             value: obj,
@@ -205,7 +208,14 @@ fn mark_for_deletion(
     opts: &DeleteOptions,
 ) -> Option<bool> {
     let mut changed = false;
-    if let Some(f) = opts.finalizer()
+    let finalizer = match resource.kind.as_str() {
+        // A definition's objects are deleted before the definition itself.
+        "CustomResourceDefinition" if resource.group == "apiextensions.k8s.io" => {
+            Some(apiextensions::CLEANUP_FINALIZER)
+        }
+        _ => opts.finalizer(),
+    };
+    if let Some(f) = finalizer
         && !object::finalizers(obj).iter().any(|x| x == f)
         && !object::is_deleting(obj)
     {

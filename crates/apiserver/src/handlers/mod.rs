@@ -2,6 +2,7 @@
 //! their replies in the negotiated format.
 
 mod delete;
+mod fields;
 mod read;
 mod subresource;
 mod table;
@@ -20,6 +21,7 @@ use skiff_store::{Revision, Store};
 
 use crate::cache::{Cache, CachedObject};
 use crate::codec::{self, IncludeObject, Output};
+use crate::conversion;
 use crate::registry::Registry;
 use crate::request::{Query, ResourcePath};
 use crate::status::ApiError;
@@ -286,7 +288,10 @@ fn render_list(
     }
     let values = match items {
         Items::Values(v) => v,
-        Items::Cached(c) => c.iter().map(|o| o.value()).collect::<Result<_, _>>()?,
+        Items::Cached(c) => c
+            .iter()
+            .map(|o| conversion::served_value(resource, o))
+            .collect::<Result<_, _>>()?,
     };
     let value = match output {
         Output::Table(include) => table::table(
@@ -330,7 +335,7 @@ fn list_json(resource: &ResourceInfo, items: &Items, metadata: &Value) -> Result
                 if i > 0 {
                     out.push(b',');
                 }
-                out.extend_from_slice(&o.json);
+                out.extend_from_slice(&conversion::served_json(resource, o)?);
             }
         }
         Items::Values(values) => {

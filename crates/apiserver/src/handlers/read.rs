@@ -12,6 +12,7 @@ use skiff_store::Revision;
 
 use super::{Api, Items, Reply, ResourceRequest};
 use crate::cache::CachedObject;
+use crate::conversion;
 use crate::object;
 use crate::request::Query;
 use crate::status::ApiError;
@@ -87,7 +88,7 @@ pub async fn get_object(api: &Api, req: &ResourceRequest) -> Result<Value, ApiEr
     freshness.wait(api).await?;
     let cache = api.cache.resource(&req.resource.storage_prefix());
     match cache.get(&req.key()?) {
-        Some(o) => o.value(),
+        Some(o) => conversion::served_value(&req.resource, &o),
         None => Err(ApiError::not_found(&req.resource, req.name()?)),
     }
 }
@@ -205,7 +206,8 @@ async fn list_from_store(
     })?;
     let mut items = Vec::with_capacity(page.items.len());
     for kv in &page.items {
-        let value = object::decode_from_store(&kv.value, kv.mod_revision)?;
+        let mut value = object::decode_from_store(&kv.value, kv.mod_revision)?;
+        conversion::to_served(&req.resource, &mut value);
         if filter.matches_value(req, &value) {
             items.push(value);
         }

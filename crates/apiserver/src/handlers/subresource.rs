@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
-use skiff_api::Subresource;
 use skiff_api::selectors::LabelSelector;
+use skiff_api::{ResourceInfo, Subresource};
 
 use super::write::{self, Mode, Patch, update_with};
 use super::{Api, Reply, ResourceRequest, read};
@@ -28,7 +28,7 @@ pub async fn handle(
             let obj = read::get_object(api, &req).await?;
             Ok(Reply::Other {
                 code: StatusCode::OK,
-                value: scale_of(&obj),
+                value: scale_of(&req.resource, &obj),
             })
         }
         (Subresource::Scale, Method::PUT) => update_scale(api, req).await,
@@ -44,8 +44,24 @@ pub async fn handle(
     }
 }
 
+/// Where a custom resource keeps what its scale subresource shows.
+fn custom_scale(resource: &ResourceInfo) -> Option<&skiff_api::crd::ScaleSubresource> {
+    resource
+        .custom
+        .as_ref()
+        .and_then(|c| c.version.subresources.scale.as_ref())
+}
+
+/// Sets the desired replicas of a scalable object.
+fn set_replicas(resource: &ResourceInfo, obj: &mut Value, replicas: i64) {
+    match custom_scale(resource) {
+        Some(scale) => skiff_api::crd::write_spec_replicas(obj, scale, replicas),
+        None => obj["spec"]["replicas"] = json!(replicas),
+    }
+}
+
 /// The autoscaling/v1 Scale of a scalable object.
-fn scale_of(obj: &Value) -> Value {
+fn scale_of(resource: &ResourceInfo, obj: &Value) -> Value {
     let meta = object::meta(obj).cloned().unwrap_or_default();
     let mut metadata = json!({});
     for field in [
@@ -59,14 +75,27 @@ fn scale_of(obj: &Value) -> Value {
             metadata[field] = v.clone();
         }
     }
-    let replicas = obj
-        .pointer("/spec/replicas")
-        .and_then(Value::as_i64)
-        .unwrap_or(0);
-    let mut status =
-        json!({"replicas": obj.pointer("/status/replicas").and_then(Value::as_i64).unwrap_or(0)});
+    let (replicas, mut status) = match custom_scale(resource) {
+        Some(scale) => {
+            let values = skiff_api::crd::read_scale(obj, scale);
+            let mut status = json!({"replicas": values.status_replicas});
+            if !values.selector.is_empty() {
+                status["selector"] = json!(values.selector);
+            }
+            (values.spec_replicas, status)
+        }
+        None => {
+            let replicas = obj.pointer("/spec/replicas").and_then(Value::as_i64);
+            let status = obj.pointer("/status/replicas").and_then(Value::as_i64);
+            (
+                replicas.unwrap_or(0),
+                json!({"replicas": status.unwrap_or(0)}),
+            )
+        }
+    };
     let selector = obj
         .pointer("/spec/selector")
+        .filter(|_| resource.custom.is_none())
         .map(LabelSelector::from_label_selector_json);
     if let Some(Ok(sel)) = selector {
         status["selector"] = json!(sel.to_string());
@@ -99,34 +128,36 @@ async fn update_scale(api: &Arc<Api>, req: ResourceRequest) -> Result<Reply, Api
         .filter(|s| !s.is_empty())
         .map(object::parse_resource_version)
         .transpose()?;
+    let resource = req.resource.clone();
     let reply = update_with(api, &req, precondition, Mode::Main, |old| {
         let mut new = old.clone();
-        new["spec"]["replicas"] = json!(replicas);
+        set_replicas(&req.resource, &mut new, replicas);
         Ok(new)
     })
     .await?;
-    Ok(as_scale(reply))
+    Ok(as_scale(&resource, reply))
 }
 
 async fn patch_scale(api: &Arc<Api>, req: ResourceRequest) -> Result<Reply, ApiError> {
     let patch = Patch::decode(&req)?;
     let precondition = patch.precondition()?;
+    let resource = req.resource.clone();
     let reply = update_with(api, &req, precondition, Mode::Main, |old| {
-        let scale = patch.apply("autoscaling", "v1", "Scale", &scale_of(old))?;
+        let scale = patch.apply("autoscaling", "v1", "Scale", &scale_of(&req.resource, old))?;
         let replicas = replicas_of_scale(&scale)?;
         let mut new = old.clone();
-        new["spec"]["replicas"] = json!(replicas);
+        set_replicas(&req.resource, &mut new, replicas);
         Ok(new)
     })
     .await?;
-    Ok(as_scale(reply))
+    Ok(as_scale(&resource, reply))
 }
 
-fn as_scale(reply: Reply) -> Reply {
+fn as_scale(resource: &ResourceInfo, reply: Reply) -> Reply {
     match reply {
         Reply::Object { code, value } => Reply::Other {
             code,
-            value: scale_of(&value),
+            value: scale_of(resource, &value),
         },
         other => other,
     }

@@ -20,6 +20,7 @@ use super::read::{Filter, Freshness};
 use super::{Api, Reply, ResourceRequest, partial_metadata, table};
 use crate::cache::{CacheEvent, CachedObject, EventType, Live, ResourceCache};
 use crate::codec::Output;
+use crate::conversion;
 use crate::status::ApiError;
 
 pub const WATCH_CONTENT_TYPE: &str = "application/json";
@@ -284,12 +285,15 @@ impl Watcher {
                 line.extend_from_slice(br#"{"type":""#);
                 line.extend_from_slice(kind.as_str().as_bytes());
                 line.extend_from_slice(br#"","object":"#);
-                line.extend_from_slice(&obj.json);
+                let json =
+                    conversion::served_json(&self.req.resource, obj).map_err(|_| WatchEnd)?;
+                line.extend_from_slice(&json);
                 line.extend_from_slice(b"}\n");
                 line
             }
             output => {
-                let value = obj.value().map_err(|_| WatchEnd)?;
+                let value =
+                    conversion::served_value(&self.req.resource, obj).map_err(|_| WatchEnd)?;
                 let object = match output {
                     Output::Table(include) => {
                         table::table(&self.req.resource, &[value], include, None, None, None)

@@ -9,8 +9,10 @@ use serde_json::{Value, json};
 use skiff_api::{ResourceInfo, Subresource, validation};
 use skiff_store::{KeyValue, Revision};
 
+use super::fields::Manager;
 use super::{Api, Reply, ResourceRequest};
 use crate::codec::{self, BodyType};
+use crate::conversion;
 use crate::object;
 use crate::status::ApiError;
 
@@ -22,18 +24,37 @@ const MAX_ATTEMPTS: usize = 8;
 const NAME_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 
 pub async fn create(api: &Arc<Api>, req: ResourceRequest) -> Result<Reply, ApiError> {
+    let manager = Manager::of(&req, false)?;
+    let mut obj = decode_body(&req)?;
+    check_type(&req.resource, &mut obj)?;
+    set_namespace(&req, &mut obj)?;
+    generate_name(&mut obj);
+    check_fields(&req, &mut obj)?;
+    create_object(api, &req, obj, Some(&manager)).await
+}
+
+/// Stores a new object decoded from a request. `manager` records the fields it set;
+/// without one the object carries managed fields already (server-side apply).
+async fn create_object(
+    api: &Arc<Api>,
+    req: &ResourceRequest,
+    mut obj: Value,
+    manager: Option<&Manager>,
+) -> Result<Reply, ApiError> {
     if req.resource.namespaced && req.namespace.is_none() {
         return Err(ApiError::MethodNotAllowed {
             message: format!("{} must be created in a namespace", req.resource.plural),
         });
     }
-    let body_type = BodyType::from_content_type(req.header(http::header::CONTENT_TYPE))?;
-    let mut obj = codec::decode_object(&req.body, body_type)?;
-    check_type(&req.resource, &mut obj)?;
-    set_namespace(&req, &mut obj)?;
-    generate_name(&mut obj);
+    if let Some(custom) = req.resource.custom.as_ref().filter(|c| c.terminating()) {
+        return Err(ApiError::MethodNotAllowed {
+            message: format!(
+                "create not allowed while custom resource definition is terminating: {}",
+                object::name(&custom.crd)
+            ),
+        });
+    }
     let name = object::name(&obj).to_string();
-    check_fields(&req, &obj)?;
     init_metadata(&req.resource, &mut obj);
     prepare_for_create(&req.resource, &mut obj);
     validation::apply_defaults(&req.resource, &mut obj);
@@ -43,11 +64,14 @@ pub async fn create(api: &Arc<Api>, req: ResourceRequest) -> Result<Reply, ApiEr
             .to_string();
         validation::generate_job_selector(&mut obj, &uid);
     }
+    if let Some(manager) = manager {
+        manager.record(&req.resource, None, &mut obj);
+    }
     let errors = validation::validate_create(&req.resource, &obj);
     if !errors.is_empty() {
         return Err(ApiError::invalid(&req.resource, &name, errors));
     }
-    check_namespace_accepts(api, &req, &name).await?;
+    check_namespace_accepts(api, req, &name).await?;
     if req.query.dry_run()? {
         return Ok(Reply::Object {
             code: StatusCode::CREATED,
@@ -55,7 +79,7 @@ pub async fn create(api: &Arc<Api>, req: ResourceRequest) -> Result<Reply, ApiEr
         });
     }
     let key = req.resource.storage_key(req.namespace.as_deref(), &name);
-    let bytes = object::encode_for_store(&mut obj)?;
+    let bytes = stored_bytes(&req.resource, &mut obj)?;
     let kv = api.store.create(&key, bytes).await.map_err(|e| match e {
         skiff_store::Error::AlreadyExists(_) => ApiError::already_exists(&req.resource, &name),
         other => other.into(),
@@ -66,6 +90,19 @@ pub async fn create(api: &Arc<Api>, req: ResourceRequest) -> Result<Reply, ApiEr
         code: StatusCode::CREATED,
         value: obj,
     })
+}
+
+/// The object in a create or update body. Custom resources have no protobuf form.
+fn decode_body(req: &ResourceRequest) -> Result<Value, ApiError> {
+    let body_type = BodyType::from_content_type(req.header(http::header::CONTENT_TYPE))?;
+    if body_type == BodyType::Protobuf
+        && !skiff_api::protobuf::decodes(&req.resource.api_version(), &req.resource.kind)
+    {
+        return Err(ApiError::UnsupportedMediaType {
+            message: "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml".into(),
+        });
+    }
+    codec::decode_object(&req.body, body_type)
 }
 
 /// Fills in a missing apiVersion or kind from the endpoint, as upstream's decoder
@@ -136,8 +173,10 @@ fn generate_name(obj: &mut Value) {
 }
 
 /// Decoding check and unknown fields: an error with fieldValidation=Strict, a warning
-/// with Warn (the default), nothing with Ignore.
-fn check_fields(req: &ResourceRequest, obj: &Value) -> Result<(), ApiError> {
+/// with Warn (the default), nothing with Ignore. Custom resources lose their unknown
+/// fields whatever the setting.
+fn check_fields(req: &ResourceRequest, obj: &mut Value) -> Result<(), ApiError> {
+    let pruned = validation::prune_unknown(&req.resource, obj);
     validation::check_decodes(&req.resource, obj).map_err(ApiError::bad_request)?;
     let strict = match req.query.get("fieldValidation") {
         Some("Ignore") => return Ok(()),
@@ -151,6 +190,7 @@ fn check_fields(req: &ResourceRequest, obj: &Value) -> Result<(), ApiError> {
     };
     let unknown: Vec<String> = validation::unknown_fields(&req.resource, obj)
         .iter()
+        .chain(&pruned)
         .map(|f| format!("unknown field {f:?}"))
         .collect();
     if unknown.is_empty() {
@@ -187,6 +227,15 @@ fn init_metadata(resource: &ResourceInfo, obj: &mut Value) {
 
 /// What upstream's strategies reset on create: status written by controllers.
 fn prepare_for_create(resource: &ResourceInfo, obj: &mut Value) {
+    if resource.custom.is_some() && resource.has_subresource(Subresource::Status) {
+        if let Some(o) = obj.as_object_mut() {
+            o.remove("status");
+        }
+        return;
+    }
+    if resource.kind == "CustomResourceDefinition" && resource.group == "apiextensions.k8s.io" {
+        return skiff_api::crd::prepare_for_create(obj);
+    }
     let status = match (resource.group.as_str(), resource.kind.as_str()) {
         ("", "Namespace") => json!({"phase": "Active"}),
         ("", "Pod") => json!({"phase": "Pending", "qosClass": qos_class(obj)}),
@@ -284,8 +333,7 @@ async fn check_namespace_accepts(
 
 pub async fn update(api: &Arc<Api>, req: ResourceRequest) -> Result<Reply, ApiError> {
     req.require_namespace()?;
-    let body_type = BodyType::from_content_type(req.header(http::header::CONTENT_TYPE))?;
-    let mut obj = codec::decode_object(&req.body, body_type)?;
+    let mut obj = decode_body(&req)?;
     check_type(&req.resource, &mut obj)?;
     set_namespace(&req, &mut obj)?;
     let name = req.name()?.to_string();
@@ -295,7 +343,7 @@ pub async fn update(api: &Arc<Api>, req: ResourceRequest) -> Result<Reply, ApiEr
             object::name(&obj)
         )));
     }
-    check_fields(&req, &obj)?;
+    check_fields(&req, &mut obj)?;
     let precondition = object::meta_str(&obj, "resourceVersion")
         .filter(|rv| !rv.is_empty())
         .map(object::parse_resource_version)
@@ -332,17 +380,27 @@ pub async fn update_with(
 ) -> Result<Reply, ApiError> {
     let key = req.key()?;
     let name = req.name()?;
+    let body_type = BodyType::from_content_type(req.header(http::header::CONTENT_TYPE));
+    let manager = match body_type {
+        Ok(BodyType::ApplyPatch) => None,
+        _ => Some(Manager::of(req, false)?),
+    };
     for _ in 0..MAX_ATTEMPTS {
         let current = current_object(api, req, &key).await?;
-        let old = object::decode_from_store(&current.value, current.mod_revision)?;
+        let mut old = object::decode_from_store(&current.value, current.mod_revision)?;
+        conversion::to_served(&req.resource, &mut old);
         if let Some(rev) = precondition
             && rev != current.mod_revision
         {
             return Err(ApiError::conflict_modified(&req.resource, name));
         }
         let mut new = change(&old)?;
+        validation::prune_unknown(&req.resource, &mut new);
         check_type(&req.resource, &mut new)?;
         prepare_update(&req.resource, &old, &mut new, mode)?;
+        if let Some(manager) = &manager {
+            manager.record(&req.resource, Some(&old), &mut new);
+        }
         let errors = match mode {
             Mode::Internal => Vec::new(),
             _ => validation::validate_update(&req.resource, &new, &old),
@@ -426,6 +484,12 @@ pub fn prepare_update(
             }
         }
     }
+    if mode == Mode::Main
+        && resource.kind == "CustomResourceDefinition"
+        && resource.group == "apiextensions.k8s.io"
+    {
+        skiff_api::crd::prepare_for_update(new, old);
+    }
     validation::apply_defaults(resource, new);
     Ok(())
 }
@@ -463,13 +527,24 @@ pub async fn commit_update(
             value: new,
         });
     }
-    let bytes = object::encode_for_store(&mut new)?;
+    let bytes = stored_bytes(&req.resource, &mut new)?;
     let kv = guarded(api.store.update(key, bytes, revision).await, req)?;
     object::set_resource_version(&mut new, kv.mod_revision);
     Ok(Reply::Object {
         code: StatusCode::OK,
         value: new,
     })
+}
+
+/// The bytes to store for `obj`: at the storage version, without resourceVersion.
+/// `obj` loses its resourceVersion on the way.
+fn stored_bytes(resource: &ResourceInfo, obj: &mut Value) -> Result<bytes::Bytes, ApiError> {
+    if resource.custom.is_none() {
+        return object::encode_for_store(obj);
+    }
+    let mut stored = obj.clone();
+    conversion::to_stored(resource, &mut stored);
+    object::encode_for_store(&mut stored)
 }
 
 /// A namespace also waits for its `spec.finalizers` (emptied through `finalize`).
@@ -493,6 +568,10 @@ pub fn guarded<T>(result: skiff_store::Result<T>, req: &ResourceRequest) -> Resu
 
 pub async fn patch(api: &Arc<Api>, req: ResourceRequest) -> Result<Reply, ApiError> {
     req.require_namespace()?;
+    let body_type = BodyType::from_content_type(req.header(http::header::CONTENT_TYPE))?;
+    if body_type == BodyType::ApplyPatch {
+        return apply_patch(api, req).await;
+    }
     let mode = if req.subresource == Some(Subresource::Status) {
         Mode::Status
     } else {
@@ -505,6 +584,52 @@ pub async fn patch(api: &Arc<Api>, req: ResourceRequest) -> Result<Reply, ApiErr
         patch.apply(&resource.group, &resource.version, &resource.kind, old)
     })
     .await
+}
+
+/// Server-side apply (`application/apply-patch+yaml`): merges the applied configuration
+/// for its field manager, creating the object when it does not exist.
+async fn apply_patch(api: &Arc<Api>, req: ResourceRequest) -> Result<Reply, ApiError> {
+    let manager = Manager::of(&req, true)?;
+    let force = req.query.flag("force");
+    let mode = if req.subresource == Some(Subresource::Status) {
+        Mode::Status
+    } else {
+        Mode::Main
+    };
+    let mut config = codec::decode_yaml(&req.body)?;
+    if config.is_null() {
+        config = json!({});
+    }
+    if let Some(m) = config.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.remove("resourceVersion");
+    }
+    check_fields(&req, &mut config)?;
+    let name = req.name()?.to_string();
+    if !object::name(&config).is_empty() && object::name(&config) != name {
+        return Err(ApiError::bad_request(format!(
+            "the name of the object ({}) does not match the name on the URL ({name})",
+            object::name(&config)
+        )));
+    }
+    for _ in 0..MAX_ATTEMPTS {
+        let updated = update_with(api, &req, None, mode, |old| {
+            manager.apply(&req.resource, Some(old), &config, force)
+        })
+        .await;
+        match updated {
+            Err(ApiError::NotFound(_)) if mode == Mode::Main => {}
+            other => return other,
+        }
+        let mut obj = manager.apply(&req.resource, None, &config, force)?;
+        check_type(&req.resource, &mut obj)?;
+        set_namespace(&req, &mut obj)?;
+        object::meta_mut(&mut obj).insert("name".into(), json!(name));
+        match create_object(api, &req, obj, None).await {
+            Err(ApiError::AlreadyExists(_)) => continue,
+            other => return other,
+        }
+    }
+    Err(ApiError::conflict_modified(&req.resource, &name))
 }
 
 /// Maps a strategic merge failure to the status upstream answers with.
@@ -545,6 +670,12 @@ impl Patch {
                 })?;
                 Ok(Patch::Merge(v))
             }
+            // Upstream has no merge metadata for custom resources and refuses the type.
+            BodyType::StrategicMergePatch if req.resource.custom.is_some() => {
+                Err(ApiError::UnsupportedMediaType {
+                    message: "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml".into(),
+                })
+            }
             BodyType::StrategicMergePatch => {
                 let v: Value = serde_json::from_slice(&req.body).map_err(|e| {
                     ApiError::bad_request(format!("the request body is not a valid strategic merge patch: {e}"))
@@ -554,14 +685,8 @@ impl Patch {
                 }
                 Ok(Patch::Strategic(v))
             }
-            BodyType::ApplyPatch => Err(ApiError::UnsupportedMediaType {
-                message: format!(
-                    "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json ({} is not supported by skiff yet: see docs/LIMITATIONS.md)",
-                    req.header(http::header::CONTENT_TYPE).unwrap_or_default()
-                ),
-            }),
             _ => Err(ApiError::UnsupportedMediaType {
-                message: "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json".into(),
+                message: "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json".into(),
             }),
         }
     }
