@@ -15,8 +15,8 @@ use skiff_store::{SqliteOptions, SqliteStore, Store};
 pub struct Server {
     child: tokio::process::Child,
     _dir: tempfile::TempDir,
-    url: String,
-    client: reqwest::Client,
+    pub url: String,
+    pub client: reqwest::Client,
     pub ready_after: Duration,
 }
 

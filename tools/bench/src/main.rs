@@ -8,8 +8,11 @@
 //! - list: listing 10,000 pods (median of repeated lists), and RSS with them stored;
 //! - watch: latency from a write's acknowledgement to its arrival at 100 open
 //!   watches, p50/p99.
+//!
+//! `skiff-bench declarative`: server-side apply and OpenAPI figures (declarative.rs).
 
 mod client;
+mod declarative;
 mod report;
 
 use std::path::{Path, PathBuf};
@@ -25,7 +28,7 @@ use crate::report::Report;
 #[command(about = "skiff benchmarks")]
 struct Args {
     /// Which suite to run.
-    #[arg(value_parser = ["api"])]
+    #[arg(value_parser = ["api", "declarative"])]
     suite: String,
     /// The skiff binary (default: target/release/skiff next to this binary).
     #[arg(long)]
@@ -70,19 +73,28 @@ async fn main() -> anyhow::Result<()> {
         skiff.display()
     );
     let mut report = Report::new();
-    if args.wants("start") {
-        start_figures(&skiff, &mut report).await?;
-    }
-    if args.wants("writes") {
-        write_figures(&skiff, &args, &mut report).await?;
-    }
-    if args.wants("reads") {
-        list_and_watch_figures(&skiff, &args, &mut report).await?;
+    if args.suite == "declarative" {
+        declarative::figures(&skiff, &mut report).await?;
+    } else {
+        api_suite(&skiff, &args, &mut report).await?;
     }
     report.print();
     if let Some(out) = &args.out {
         std::fs::write(out, report.markdown())
             .with_context(|| format!("writing {}", out.display()))?;
+    }
+    Ok(())
+}
+
+async fn api_suite(skiff: &Path, args: &Args, report: &mut Report) -> anyhow::Result<()> {
+    if args.wants("start") {
+        start_figures(skiff, report).await?;
+    }
+    if args.wants("writes") {
+        write_figures(skiff, args, report).await?;
+    }
+    if args.wants("reads") {
+        list_and_watch_figures(skiff, args, report).await?;
     }
     Ok(())
 }
