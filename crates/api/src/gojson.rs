@@ -83,7 +83,18 @@ pub fn go_number(n: &Number) -> String {
     if n.is_i64() || n.is_u64() {
         return n.to_string();
     }
-    go_float(n.as_f64().unwrap_or_default(), FloatStyle::Print)
+    go_print_float(n.as_f64().unwrap_or_default())
+}
+
+/// A float64 as Go's `%v` prints it (`0.5`, `1e+06`, `1.5e-05`, `+Inf`).
+pub fn go_print_float(f: f64) -> String {
+    if f.is_nan() {
+        return "NaN".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "+Inf" } else { "-Inf" }.into();
+    }
+    go_float(f, FloatStyle::Print)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -243,6 +254,15 @@ mod tests {
         assert_eq!(go_quote("nginx"), "\"nginx\"");
         assert_eq!(go_quote("a\"b\\c\n"), "\"a\\\"b\\\\c\\n\"");
         assert_eq!(go_quote("\u{0}\u{200b}é"), "\"\\x00\\u200bé\"");
+    }
+
+    #[test]
+    fn floats_print_like_percent_v() {
+        assert_eq!(go_print_float(0.5), "0.5");
+        assert_eq!(go_print_float(10.0), "10");
+        assert_eq!(go_print_float(0.0001), "0.0001");
+        assert_eq!(go_print_float(1.5e-5), "1.5e-05");
+        assert_eq!(go_print_float(f64::INFINITY), "+Inf");
     }
 
     #[test]

@@ -17,7 +17,6 @@ mod default_rules;
 mod defaults;
 mod embedded;
 mod formats;
-mod gofmt;
 mod info;
 mod listtype;
 mod names;

@@ -5,8 +5,8 @@
 use serde_json::Value;
 
 use super::formats;
-use super::gofmt::go_float;
 use super::schema::{AdditionalProperties, StructuralSchema};
+use crate::gojson::go_print_float as go_float;
 use crate::validation::{BadValue, FieldError, reason};
 
 /// Where the errors of one validation go: the field path they hang off (`None` for a
