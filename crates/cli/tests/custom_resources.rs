@@ -215,3 +215,78 @@ fn a_non_structural_schema_is_rejected_with_causes() {
             .success()
     );
 }
+
+const RANGE_CRD: &str = r#"
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: ranges.demo.skiff.dev}
+spec:
+  group: demo.skiff.dev
+  scope: Cluster
+  names: {plural: ranges, singular: range, kind: Range}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            x-kubernetes-validations:
+            - {rule: "self.min <= self.max", message: "min must not exceed max"}
+            properties:
+              min: {type: integer}
+              max: {type: integer}
+              ports:
+                type: array
+                x-kubernetes-list-type: map
+                x-kubernetes-list-map-keys: [port]
+                items:
+                  type: object
+                  required: [port]
+                  properties:
+                    port: {type: integer}
+                    name: {type: string}
+"#;
+
+#[test]
+fn cluster_scoped_resources_with_cel_rules_and_list_maps() {
+    let server = TestServer::start();
+    server.kubectl_apply_stdin(&["create", "-f", "-"], RANGE_CRD);
+    let established = eventually(Duration::from_secs(1), || {
+        server
+            .kubectl(&[
+                "wait",
+                "--for=condition=Established",
+                "crd/ranges.demo.skiff.dev",
+                "--timeout=1s",
+            ])
+            .status
+            .success()
+    });
+    assert!(established);
+
+    let ok = "apiVersion: demo.skiff.dev/v1\nkind: Range\nmetadata: {name: r1}\nspec: {min: 1, max: 5, ports: [{port: 80, name: web}]}\n";
+    server.kubectl_apply_stdin(&["apply", "--server-side", "-f", "-"], ok);
+    let got: Value =
+        serde_json::from_str(&server.kubectl_ok(&["get", "range", "r1", "-o", "json"]))
+            .expect("json");
+    assert_eq!(got["metadata"].get("namespace"), None, "cluster-scoped");
+
+    // A second manager adds a list-map item; the first manager's item stays.
+    let other = "apiVersion: demo.skiff.dev/v1\nkind: Range\nmetadata: {name: r1}\nspec: {ports: [{port: 443, name: tls}]}\n";
+    server.kubectl_apply_stdin(
+        &["apply", "--server-side", "--field-manager=other", "-f", "-"],
+        other,
+    );
+    let ports = server.kubectl_ok(&["get", "range", "r1", "-o", "jsonpath={.spec.ports[*].port}"]);
+    assert_eq!(ports, "80 443", "list-map items are merged by their key");
+
+    let bad = ok.replace("min: 1", "min: 9").replace("r1", "r2");
+    let out = server.kubectl_stdin(&["create", "-f", "-"], Some(&bad));
+    assert!(!out.status.success(), "the CEL rule rejects min > max");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("min must not exceed max"), "{err}");
+}
