@@ -14,7 +14,7 @@ use skiff_store::{SqliteOptions, SqliteStore, Store};
 
 pub struct Server {
     child: tokio::process::Child,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     pub url: String,
     pub client: reqwest::Client,
     pub ready_after: Duration,
@@ -29,6 +29,11 @@ impl Drop for Server {
 impl Server {
     /// Starts a server on an empty data dir and times exec to `/readyz` 200.
     pub async fn start(skiff: &Path) -> anyhow::Result<Self> {
+        Server::start_with(skiff, &[]).await
+    }
+
+    /// Starts a server with extra `skiff server` flags.
+    pub async fn start_with(skiff: &Path, flags: &[&str]) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
@@ -42,6 +47,7 @@ impl Server {
             .args(["server", "--data-dir"])
             .arg(dir.path())
             .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(flags)
             .env("SKIFF_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -61,11 +67,16 @@ impl Server {
         let client = admin_client(&dir.path().join("admin.kubeconfig"))?;
         Ok(Server {
             child,
-            _dir: dir,
+            dir,
             url,
             client,
             ready_after,
         })
+    }
+
+    /// The admin kubeconfig the server wrote.
+    pub fn kubeconfig(&self) -> std::path::PathBuf {
+        self.dir.path().join("admin.kubeconfig")
     }
 
     pub fn rss_kib(&self) -> anyhow::Result<u64> {

@@ -10,10 +10,12 @@
 //!   watches, p50/p99.
 //!
 //! `skiff-bench declarative`: server-side apply and OpenAPI figures (declarative.rs).
+//! `skiff-bench scheduler`: scheduling throughput (scheduling.rs).
 
 mod client;
 mod declarative;
 mod report;
+mod scheduling;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -28,7 +30,7 @@ use crate::report::Report;
 #[command(about = "skiff benchmarks")]
 struct Args {
     /// Which suite to run.
-    #[arg(value_parser = ["api", "declarative"])]
+    #[arg(value_parser = ["api", "declarative", "scheduler"])]
     suite: String,
     /// The skiff binary (default: target/release/skiff next to this binary).
     #[arg(long)]
@@ -36,6 +38,12 @@ struct Args {
     /// Objects to create for the write and list figures.
     #[arg(long, default_value_t = 10_000)]
     objects: usize,
+    /// Nodes for the scheduler suite.
+    #[arg(long, default_value_t = 100)]
+    nodes: usize,
+    /// Pods for the scheduler suite.
+    #[arg(long, default_value_t = 10_000)]
+    pods: usize,
     /// Concurrent API clients for the write figure.
     #[arg(long, default_value_t = 8)]
     clients: usize,
@@ -75,6 +83,8 @@ async fn main() -> anyhow::Result<()> {
     let mut report = Report::new();
     if args.suite == "declarative" {
         declarative::figures(&skiff, &mut report).await?;
+    } else if args.suite == "scheduler" {
+        scheduling::figures(&skiff, args.nodes, args.pods, &mut report).await?;
     } else {
         api_suite(&skiff, &args, &mut report).await?;
     }

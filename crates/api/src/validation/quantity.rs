@@ -160,6 +160,40 @@ impl Quantity {
     pub fn as_f64(&self) -> f64 {
         self.mantissa as f64 * 10f64.powi(self.exponent)
     }
+
+    /// The value in units of `10^scale`, rounded up as upstream's `ScaledValue` does
+    /// (`milli_value` is `scaled_value(-3)`), saturating at the bounds of i64.
+    pub fn scaled_value(&self, scale: i32) -> i64 {
+        let shift = self.exponent - scale;
+        let value = if shift >= 0 {
+            pow10(shift).and_then(|p| self.mantissa.checked_mul(p))
+        } else {
+            pow10(-shift).map(|p| {
+                let whole = self.mantissa / p;
+                if self.mantissa % p > 0 {
+                    whole + 1
+                } else {
+                    whole
+                }
+            })
+        };
+        match value {
+            Some(v) => v.clamp(i64::MIN as i128, i64::MAX as i128) as i64,
+            None if self.mantissa < 0 => i64::MIN,
+            None if self.mantissa == 0 => 0,
+            None => i64::MAX,
+        }
+    }
+
+    /// The value in thousandths, rounded up (CPU in millicores).
+    pub fn milli_value(&self) -> i64 {
+        self.scaled_value(-3)
+    }
+
+    /// The whole value, rounded up (memory in bytes).
+    pub fn value(&self) -> i64 {
+        self.scaled_value(0)
+    }
 }
 
 /// Quantities are equal when their values are, whatever their notation.
@@ -385,5 +419,16 @@ mod tests {
         assert!(Quantity::parse("2").unwrap().is_integer());
         assert!(!Quantity::parse("1500m").unwrap().is_integer());
         assert!(Quantity::parse("2000m").unwrap().is_integer());
+    }
+
+    #[test]
+    fn scaled_values_round_up() {
+        let q = |s: &str| Quantity::parse(s).unwrap();
+        assert_eq!(q("500m").milli_value(), 500);
+        assert_eq!(q("1.5").milli_value(), 1500);
+        assert_eq!(q("1Gi").value(), 1 << 30);
+        assert_eq!(q("1500m").value(), 2);
+        assert_eq!(q("1n").milli_value(), 1);
+        assert_eq!(q("2").milli_value(), 2000);
     }
 }

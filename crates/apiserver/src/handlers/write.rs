@@ -381,8 +381,11 @@ pub async fn update_with(
     let key = req.key()?;
     let name = req.name()?;
     let body_type = BodyType::from_content_type(req.header(http::header::CONTENT_TYPE));
+    // A binding writes the pod straight through, as upstream's does: it records no
+    // field manager.
     let manager = match body_type {
         Ok(BodyType::ApplyPatch) => None,
+        _ if req.subresource == Some(Subresource::Binding) => None,
         _ => Some(Manager::of(req, false)?),
     };
     for _ in 0..MAX_ATTEMPTS {
