@@ -25,7 +25,12 @@ PYTHON_CLIENT="kubernetes"
 # installs on a fresh host, so the venv is built the same way everywhere.
 BASE_PYTHON="/usr/bin/python3"
 
-APT_PACKAGES=(build-essential pkg-config ca-certificates python3 python3-venv tar gzip)
+# crun, runc and conmon run containers (crun by default, under conmon); iproute2,
+# util-linux and mount are the tools the runtime and its tests call. busybox-static and
+# docker-registry are for the runtime's tests: test images are built from the static
+# busybox and pulled from a local registry.
+APT_PACKAGES=(build-essential pkg-config ca-certificates python3 python3-venv tar gzip
+    crun runc conmon iproute2 util-linux mount busybox-static docker-registry)
 WITH_TEST_TOOLS=1
 DOWNLOAD_DIR=""
 
