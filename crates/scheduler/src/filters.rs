@@ -45,7 +45,43 @@ impl fmt::Display for Reason {
     }
 }
 
-/// What the filters and scores need of a pod, read once per scheduling attempt.
+/// A pending pod as the queue keeps it: its identity, what scheduling reads of it,
+/// and the message of its current PodScheduled=False condition. Much smaller than the
+/// pod, which matters when many wait.
+#[derive(Debug)]
+pub struct QueuedPod {
+    pub namespace: String,
+    pub name: String,
+    pub uid: String,
+    pub resource_version: Option<String>,
+    pub priority: i32,
+    pub unschedulable_message: Option<String>,
+    pub facts: PodFacts,
+}
+
+impl QueuedPod {
+    /// None for a pod without a uid (never stored by an API server).
+    pub fn of(pod: &Pod) -> Option<Self> {
+        let condition = pod
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .and_then(|c| c.iter().find(|c| c.type_ == "PodScheduled"))
+            .filter(|c| c.status == "False");
+        Some(QueuedPod {
+            namespace: pod.metadata.namespace.clone().unwrap_or_default(),
+            name: pod.metadata.name.clone().unwrap_or_default(),
+            uid: pod.metadata.uid.clone()?,
+            resource_version: pod.metadata.resource_version.clone(),
+            priority: pod.spec.as_ref().and_then(|s| s.priority).unwrap_or(0),
+            unschedulable_message: condition.and_then(|c| c.message.clone()),
+            facts: PodFacts::of(pod),
+        })
+    }
+}
+
+/// What the filters and scores need of a pod, read once when it is queued.
+#[derive(Debug, PartialEq)]
 pub struct PodFacts {
     pub node_name: Option<String>,
     pub requests: Resources,

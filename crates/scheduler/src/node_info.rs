@@ -63,6 +63,16 @@ pub struct PodUsage {
 }
 
 impl PodUsage {
+    /// The footprint of a pending pod about to be placed on `node`.
+    pub fn planned(facts: &crate::filters::PodFacts, node: &str) -> Self {
+        PodUsage {
+            node: node.to_string(),
+            requests: facts.requests.clone(),
+            non_zero: facts.non_zero,
+            ports: facts.ports.clone(),
+        }
+    }
+
     pub fn of(pod: &Pod, node: &str) -> Self {
         PodUsage {
             node: node.to_string(),

@@ -7,7 +7,7 @@ use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::Pod;
+use crate::filters::QueuedPod;
 
 /// Upstream's defaults: the first retry after 1 s, doubling up to 10 s.
 const INITIAL_BACKOFF: Duration = Duration::from_secs(1);
@@ -25,7 +25,7 @@ enum Place {
 }
 
 struct Entry {
-    pod: Arc<Pod>,
+    pod: Arc<QueuedPod>,
     place: Place,
     /// Bumped on every queueing, so stale heap items are skipped.
     token: u64,
@@ -63,10 +63,6 @@ pub struct Queue {
     next_token: u64,
 }
 
-fn uid_of(pod: &Pod) -> Option<&str> {
-    pod.metadata.uid.as_deref()
-}
-
 impl Queue {
     #[cfg(test)]
     pub fn len(&self) -> usize {
@@ -75,14 +71,11 @@ impl Queue {
 
     /// Adds a pending pod, or takes a newer version of one already queued; an update
     /// may make an unschedulable pod schedulable, so it is retried (after its backoff).
-    pub fn add_or_update(&mut self, pod: Arc<Pod>, now: Instant) {
-        let Some(uid) = uid_of(&pod).map(str::to_string) else {
-            return;
-        };
+    pub fn add_or_update(&mut self, pod: Arc<QueuedPod>, now: Instant) {
+        let uid = pod.uid.clone();
         match self.entries.get_mut(&uid) {
             Some(entry) => {
-                let changed =
-                    entry.pod.spec != pod.spec || entry.pod.metadata.labels != pod.metadata.labels;
+                let changed = entry.pod.facts != pod.facts;
                 entry.pod = pod;
                 if entry.place == Place::Unschedulable && changed {
                     self.requeue(&uid, now);
@@ -115,12 +108,7 @@ impl Queue {
         self.next_token += 1;
         entry.token = self.next_token;
         entry.place = Place::Active;
-        let priority = entry
-            .pod
-            .spec
-            .as_ref()
-            .and_then(|s| s.priority)
-            .unwrap_or(0);
+        let priority = entry.pod.priority;
         self.active.push(Active {
             priority,
             token: entry.token,
@@ -130,7 +118,7 @@ impl Queue {
 
     /// The next pod to schedule; it stays known (in flight) until it is bound,
     /// removed, or put back.
-    pub fn pop(&mut self) -> Option<Arc<Pod>> {
+    pub fn pop(&mut self) -> Option<Arc<QueuedPod>> {
         while let Some(item) = self.active.pop() {
             let Some(entry) = self.entries.get_mut(&item.uid) else {
                 continue;
@@ -242,18 +230,17 @@ mod tests {
 
     use super::*;
 
-    fn pod(uid: &str, priority: i32) -> Arc<Pod> {
-        Arc::new(
-            serde_json::from_value(json!({
-                "metadata": {"name": uid, "uid": uid},
-                "spec": {"containers": [], "priority": priority},
-            }))
-            .unwrap(),
-        )
+    fn pod(uid: &str, priority: i32) -> Arc<QueuedPod> {
+        let pod: k8s_openapi::api::core::v1::Pod = serde_json::from_value(json!({
+            "metadata": {"name": uid, "uid": uid},
+            "spec": {"containers": [], "priority": priority},
+        }))
+        .unwrap();
+        Arc::new(QueuedPod::of(&pod).unwrap())
     }
 
-    fn name(p: Option<Arc<Pod>>) -> Option<String> {
-        p.and_then(|p| p.metadata.name.clone())
+    fn name(p: Option<Arc<QueuedPod>>) -> Option<String> {
+        p.map(|p| p.name.clone())
     }
 
     #[test]

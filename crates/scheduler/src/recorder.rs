@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference, Pod};
+
+use crate::filters::QueuedPod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, Client};
@@ -23,13 +25,13 @@ const CONCURRENCY: usize = 8;
 
 enum Record {
     Event {
-        pod: Arc<Pod>,
+        pod: Arc<QueuedPod>,
         warning: bool,
         reason: &'static str,
         message: String,
     },
     Unschedulable {
-        pod: Arc<Pod>,
+        pod: Arc<QueuedPod>,
         message: String,
     },
 }
@@ -69,11 +71,10 @@ impl Recorder {
         }
     }
 
-    pub fn scheduled(&self, pod: Arc<Pod>, node: &str) {
+    pub fn scheduled(&self, pod: Arc<QueuedPod>, node: &str) {
         let message = format!(
             "Successfully assigned {}/{} to {node}",
-            pod.metadata.namespace.as_deref().unwrap_or_default(),
-            pod.metadata.name.as_deref().unwrap_or_default()
+            pod.namespace, pod.name
         );
         self.send(Record::Event {
             pod,
@@ -84,21 +85,14 @@ impl Recorder {
     }
 
     /// Records the failure as an event and, if it changed, in the pod's condition.
-    pub fn failed(&self, pod: Arc<Pod>, message: String) {
+    pub fn failed(&self, pod: Arc<QueuedPod>, message: String) {
         self.send(Record::Event {
             pod: pod.clone(),
             warning: true,
             reason: "FailedScheduling",
             message: message.clone(),
         });
-        let current = pod
-            .status
-            .as_ref()
-            .and_then(|s| s.conditions.as_ref())
-            .and_then(|c| c.iter().find(|c| c.type_ == "PodScheduled"));
-        let unchanged = current
-            .is_some_and(|c| c.status == "False" && c.message.as_deref() == Some(message.as_str()));
-        if !unchanged {
+        if pod.unschedulable_message.as_deref() != Some(message.as_str()) {
             self.send(Record::Unschedulable { pod, message });
         }
     }
@@ -122,8 +116,7 @@ async fn write(client: Client, record: Record) {
             reason,
             message,
         } => {
-            let namespace = pod.metadata.namespace.clone().unwrap_or_default();
-            let name = pod.metadata.name.clone().unwrap_or_default();
+            let (namespace, name) = (pod.namespace.clone(), pod.name.clone());
             let stamp = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos());
@@ -138,8 +131,8 @@ async fn write(client: Client, record: Record) {
                     kind: Some("Pod".into()),
                     namespace: Some(namespace.clone()),
                     name: Some(name),
-                    uid: pod.metadata.uid.clone(),
-                    resource_version: pod.metadata.resource_version.clone(),
+                    uid: Some(pod.uid.clone()),
+                    resource_version: pod.resource_version.clone(),
                     ..ObjectReference::default()
                 },
                 reason: Some(reason.into()),
@@ -163,8 +156,7 @@ async fn write(client: Client, record: Record) {
                 .map(drop)
         }
         Record::Unschedulable { pod, message } => {
-            let namespace = pod.metadata.namespace.clone().unwrap_or_default();
-            let name = pod.metadata.name.clone().unwrap_or_default();
+            let (namespace, name) = (&pod.namespace, &pod.name);
             let patch = json!({"status": {"conditions": [{
                 "type": "PodScheduled",
                 "status": "False",
@@ -173,8 +165,8 @@ async fn write(client: Client, record: Record) {
                 "lastProbeTime": null,
                 "lastTransitionTime": now(),
             }]}});
-            Api::<Pod>::namespaced(client, &namespace)
-                .patch_status(&name, &PatchParams::default(), &Patch::Strategic(patch))
+            Api::<Pod>::namespaced(client, namespace)
+                .patch_status(name, &PatchParams::default(), &Patch::Strategic(patch))
                 .await
                 .map(drop)
         }

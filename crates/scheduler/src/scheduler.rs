@@ -13,7 +13,7 @@ use kube::{Api, Client};
 use tokio::sync::{Semaphore, mpsc};
 
 use crate::SCHEDULER_NAME;
-use crate::filters::{self, PodFacts, Reason};
+use crate::filters::{self, QueuedPod, Reason};
 use crate::node_info::{Nodes, PodUsage};
 use crate::queue::Queue;
 use crate::recorder::Recorder;
@@ -29,7 +29,7 @@ pub enum Input {
     Pods(Box<watcher::Event<Pod>>),
     Nodes(Box<watcher::Event<Node>>),
     Bound {
-        pod: Arc<Pod>,
+        pod: Arc<QueuedPod>,
         node: String,
         result: Result<(), kube::Error>,
     },
@@ -190,7 +190,9 @@ impl Scheduler {
                 // Our binding is in flight; its outcome decides.
             }
             None if is_ours(&pod) && pod.metadata.deletion_timestamp.is_none() => {
-                self.queue.add_or_update(Arc::new(pod), now);
+                if let Some(queued) = QueuedPod::of(&pod) {
+                    self.queue.add_or_update(Arc::new(queued), now);
+                }
             }
             None => self.queue.remove(&u),
         }
@@ -247,19 +249,17 @@ impl Scheduler {
 
     fn bound(
         &mut self,
-        pod: Arc<Pod>,
+        pod: Arc<QueuedPod>,
         node: String,
         result: Result<(), kube::Error>,
         now: Instant,
     ) {
-        let Some(u) = uid(&pod).map(str::to_string) else {
-            return;
-        };
+        let u = pod.uid.clone();
         match result {
             Ok(()) => {
                 self.assumed.remove(&u);
                 self.queue.remove(&u);
-                tracing::debug!(pod = ?pod.metadata.name, %node, "pod bound");
+                tracing::debug!(pod = %pod.name, %node, "pod bound");
                 self.recorder.scheduled(pod, &node);
             }
             Err(error) => {
@@ -270,7 +270,7 @@ impl Scheduler {
                     // Deleted, or bound by someone else: the watch tells the rest.
                     self.queue.remove(&u);
                 } else {
-                    tracing::warn!(%error, pod = ?pod.metadata.name, %node, "binding failed");
+                    tracing::warn!(%error, pod = %pod.name, %node, "binding failed");
                     self.recorder
                         .failed(pod, format!("Binding rejected: {error}"));
                     self.queue.retry_later(&u, now);
@@ -302,12 +302,10 @@ impl Scheduler {
         (done, wake)
     }
 
-    fn schedule_one(&mut self, pod: Arc<Pod>) {
+    fn schedule_one(&mut self, pod: Arc<QueuedPod>) {
         let now = Instant::now();
-        let Some(u) = uid(&pod).map(str::to_string) else {
-            return;
-        };
-        let facts = PodFacts::of(&pod);
+        let u = pod.uid.clone();
+        let facts = &pod.facts;
         let total = self.nodes.order.len();
         if total == 0 {
             self.queue.unschedulable(&u, now);
@@ -325,7 +323,7 @@ impl Scheduler {
             let Some(info) = self.nodes.infos.get(name) else {
                 continue;
             };
-            match filters::check(&facts, info) {
+            match filters::check(facts, info) {
                 Ok(()) => {
                     feasible.push(info);
                     if feasible.len() >= wanted {
@@ -348,13 +346,13 @@ impl Scheduler {
                 .collect();
             parts.sort();
             let message = format!("0/{total} nodes are available: {}.", parts.join(", "));
-            tracing::debug!(pod = ?pod.metadata.name, %message, "pod does not fit");
+            tracing::debug!(pod = %pod.name, %message, "pod does not fit");
             self.queue.unschedulable(&u, now);
             self.recorder.failed(pod, message);
             return;
         }
 
-        let scores = score::scores(&facts, &feasible);
+        let scores = score::scores(facts, &feasible);
         let best = scores.iter().copied().max().unwrap_or(0);
         let ties: Vec<usize> = (0..scores.len()).filter(|i| scores[*i] == best).collect();
         self.seed ^= self.seed << 13;
@@ -364,26 +362,25 @@ impl Scheduler {
             .name
             .clone();
 
-        let usage = PodUsage::of(&pod, &chosen);
+        let usage = PodUsage::planned(facts, &chosen);
         self.nodes.add_pod(&u, &usage);
         self.placed.insert(u.clone(), usage);
         self.assumed.insert(u);
         self.bind(pod, chosen);
     }
 
-    fn bind(&self, pod: Arc<Pod>, node: String) {
+    fn bind(&self, pod: Arc<QueuedPod>, node: String) {
         let client = self.client.clone();
         let permits = self.bindings.clone();
         let results = self.results.clone();
         tokio::spawn(async move {
             let _permit = permits.acquire_owned().await;
-            let namespace = pod.metadata.namespace.clone().unwrap_or_default();
-            let name = pod.metadata.name.clone().unwrap_or_default();
+            let (namespace, name) = (pod.namespace.clone(), pod.name.clone());
             let binding = Binding {
                 metadata: ObjectMeta {
                     name: Some(name.clone()),
                     namespace: Some(namespace.clone()),
-                    uid: pod.metadata.uid.clone(),
+                    uid: Some(pod.uid.clone()),
                     ..ObjectMeta::default()
                 },
                 target: ObjectReference {

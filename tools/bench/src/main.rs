@@ -57,12 +57,20 @@ struct Args {
     /// Run only these parts (start, writes, reads); all by default.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// Extra `skiff server` flags for the api suite's servers (e.g.
+    /// `--server-flag=--disable-scheduler`), to see what a component costs.
+    #[arg(long = "server-flag", allow_hyphen_values = true)]
+    server_flags: Vec<String>,
     /// Write the report as Markdown here too.
     #[arg(long)]
     out: Option<PathBuf>,
 }
 
 impl Args {
+    fn server_flags(&self) -> Vec<&str> {
+        self.server_flags.iter().map(String::as_str).collect()
+    }
+
     fn wants(&self, part: &str) -> bool {
         self.only.is_empty() || self.only.iter().any(|p| p == part)
     }
@@ -98,7 +106,7 @@ async fn main() -> anyhow::Result<()> {
 
 async fn api_suite(skiff: &Path, args: &Args, report: &mut Report) -> anyhow::Result<()> {
     if args.wants("start") {
-        start_figures(skiff, report).await?;
+        start_figures(skiff, args, report).await?;
     }
     if args.wants("writes") {
         write_figures(skiff, args, report).await?;
@@ -109,7 +117,7 @@ async fn api_suite(skiff: &Path, args: &Args, report: &mut Report) -> anyhow::Re
     Ok(())
 }
 
-async fn start_figures(skiff: &Path, report: &mut Report) -> anyhow::Result<()> {
+async fn start_figures(skiff: &Path, args: &Args, report: &mut Report) -> anyhow::Result<()> {
     let mut starts = Vec::new();
     let mut baselines = Vec::new();
     let mut rss = Vec::new();
@@ -121,7 +129,7 @@ async fn start_figures(skiff: &Path, report: &mut Report) -> anyhow::Result<()> 
             .await?;
         anyhow::ensure!(status.status.success(), "skiff --version failed");
         baselines.push(t.elapsed());
-        let server = Server::start(skiff).await?;
+        let server = Server::start_with(skiff, &args.server_flags()).await?;
         starts.push(server.ready_after);
         tokio::time::sleep(Duration::from_millis(1000)).await;
         rss.push(server.rss_kib()? as f64 / 1024.0);
@@ -151,7 +159,7 @@ async fn write_figures(skiff: &Path, args: &Args, report: &mut Report) -> anyhow
     let mut api = Vec::new();
     for _ in 0..args.rounds.max(1) {
         bare.push(client::bare_store_writes(args.objects, args.clients).await?);
-        let server = Server::start(skiff).await?;
+        let server = Server::start_with(skiff, &args.server_flags()).await?;
         api.push(server.create_configmaps(args.objects, args.clients).await?);
     }
     let mut ratios: Vec<f64> = api.iter().zip(&bare).map(|(a, b)| a / b).collect();
@@ -184,7 +192,7 @@ async fn list_and_watch_figures(
     args: &Args,
     report: &mut Report,
 ) -> anyhow::Result<()> {
-    let server = Server::start(skiff).await?;
+    let server = Server::start_with(skiff, &args.server_flags()).await?;
     server.create_pods(args.objects, args.clients).await?;
     let (mut lists, bytes) = server.list_pods(20).await?;
     let list = median(&mut lists);
