@@ -114,27 +114,8 @@ fn validate_name(crd: &Value, errs: &mut Vec<FieldError>) {
         msgs
     };
     let meta = Path::new("metadata");
-    let generate = str_at(crd, "/metadata/generateName");
-    if !generate.is_empty() {
-        for msg in check(generate, true) {
-            errs.push(FieldError::invalid(
-                meta.child("generateName"),
-                generate,
-                &msg,
-            ));
-        }
-    }
-    let name = str_at(crd, "/metadata/name");
-    if name.is_empty() {
-        errs.push(FieldError::required_because(
-            meta.child("name"),
-            "name or generateName is required",
-        ));
-    } else {
-        for msg in check(name, false) {
-            errs.push(FieldError::invalid(meta.child("name"), name, &msg));
-        }
-    }
+    let metadata = crd.get("metadata").unwrap_or(&Value::Null);
+    crate::validation::meta::check_names_with(metadata, &meta, check, errs);
     if !str_at(crd, "/metadata/namespace").is_empty() {
         errs.push(FieldError::forbidden(
             meta.child("namespace"),

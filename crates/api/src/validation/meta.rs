@@ -99,9 +99,25 @@ pub fn immutable(
 }
 
 fn check_names(meta: &Value, rules: MetaRules, path: &Path, errs: &mut Vec<FieldError>) {
+    check_names_with(
+        meta,
+        path,
+        |name, prefix| rules.name.check(name, prefix),
+        errs,
+    );
+}
+
+/// `generateName` and `name` of the metadata `meta` at `path`, each checked with
+/// `check(name, is_prefix)`; one of them is required.
+pub(crate) fn check_names_with(
+    meta: &Value,
+    path: &Path,
+    check: impl Fn(&str, bool) -> Vec<String>,
+    errs: &mut Vec<FieldError>,
+) {
     let generate = string_of(meta, "generateName");
     if !generate.is_empty() {
-        for msg in rules.name.check(generate, true) {
+        for msg in check(generate, true) {
             errs.push(FieldError::invalid(
                 path.child("generateName"),
                 generate,
@@ -117,7 +133,7 @@ fn check_names(meta: &Value, rules: MetaRules, path: &Path, errs: &mut Vec<Field
         ));
         return;
     }
-    for msg in rules.name.check(name, false) {
+    for msg in check(name, false) {
         errs.push(FieldError::invalid(path.child("name"), name, &msg));
     }
 }

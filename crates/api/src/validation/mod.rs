@@ -17,7 +17,7 @@ mod decode;
 mod defaults;
 mod diff;
 mod field;
-mod meta;
+pub(crate) mod meta;
 pub(crate) mod names;
 mod pod;
 mod pod_update;
