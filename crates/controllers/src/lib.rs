@@ -5,6 +5,7 @@
 
 mod backoff;
 mod namespace;
+mod service_account;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -61,7 +62,8 @@ pub async fn run(
 ) -> Result<(), ControllerError> {
     let (stop, stopped) = watch::channel(false);
     let mut tasks = JoinSet::new();
-    tasks.spawn(namespace::run(client, Stop(stopped)));
+    tasks.spawn(namespace::run(client.clone(), Stop(stopped.clone())));
+    tasks.spawn(service_account::run(client, Stop(stopped)));
 
     tokio::select! {
         () = shutdown => {}
