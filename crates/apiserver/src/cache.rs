@@ -3,6 +3,7 @@
 //! watches are served from memory and each event is encoded once for all watchers.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -252,6 +253,9 @@ pub struct Cache {
     store: Arc<dyn Store>,
     resources: RwLock<HashMap<String, Arc<ResourceCache>>>,
     revision: watch::Sender<Revision>,
+    /// The revision of the last full load: every event after it has been applied (or
+    /// is being), so a prefix without a cache has had no event since.
+    loaded_at: AtomicI64,
 }
 
 impl Cache {
@@ -261,6 +265,7 @@ impl Cache {
             store,
             resources: RwLock::new(HashMap::new()),
             revision: watch::channel(0).0,
+            loaded_at: AtomicI64::new(0),
         });
         let revision = cache.load().await?;
         let follower = cache.clone();
@@ -301,6 +306,7 @@ impl Cache {
             }
         }
         let revision = at.unwrap_or(0);
+        self.loaded_at.store(revision, Ordering::Release);
         self.replace_all(fresh, revision);
         self.revision.send_replace(revision);
         Ok(revision)
@@ -384,7 +390,10 @@ impl Cache {
             return c.clone();
         }
         let mut resources = self.resources.write().unwrap_or_else(|e| e.into_inner());
-        let oldest = *self.revision.borrow();
+        // No event of this prefix came since the last load (it would have made the
+        // cache), so its window reaches back to the load: a watch from a list the store
+        // served before this cache existed still works.
+        let oldest = self.loaded_at.load(Ordering::Acquire);
         resources
             .entry(prefix.to_string())
             .or_insert_with(|| Arc::new(ResourceCache::new(oldest)))

@@ -163,3 +163,34 @@ fn sigterm_stops_the_server_cleanly_and_a_restart_keeps_every_object() {
         "no duplicate system namespaces: {ns}"
     );
 }
+
+#[test]
+fn a_watch_from_a_paginated_list_of_an_untouched_resource_does_not_expire() {
+    let server = TestServer::start();
+    // A resource nothing has listed or watched yet: a custom one, just served.
+    let crd = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: quiets.demo.skiff.dev}\nspec:\n  group: demo.skiff.dev\n  scope: Namespaced\n  names: {plural: quiets, singular: quiet, kind: Quiet}\n  versions:\n  - name: v1\n    served: true\n    storage: true\n    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}\n";
+    server.kubectl_apply_stdin(&["create", "-f", "-"], crd);
+    server.kubectl_ok(&[
+        "wait",
+        "--for=condition=Established",
+        "crd/quiets.demo.skiff.dev",
+    ]);
+    let path = "/apis/demo.skiff.dev/v1/namespaces/default/quiets";
+    let list = server.kubectl_ok(&["get", "--raw", &format!("{path}?limit=1")]);
+    let list: serde_json::Value = serde_json::from_str(&list).expect("list JSON");
+    let rv = list["metadata"]["resourceVersion"]
+        .as_str()
+        .expect("list resourceVersion")
+        .to_string();
+    // Other writes move the global revision past the list's.
+    server.kubectl_ok(&["create", "configmap", "elsewhere"]);
+    let watch = server.kubectl_ok(&[
+        "get",
+        "--raw",
+        &format!("{path}?watch=1&resourceVersion={rv}&timeoutSeconds=1"),
+    ]);
+    assert!(
+        !watch.contains("Expired") && !watch.contains("410"),
+        "{watch}"
+    );
+}
