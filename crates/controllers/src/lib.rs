@@ -4,6 +4,7 @@
 //! client [`run`] is given; none of them reaches into the store.
 
 mod backoff;
+mod gc;
 mod namespace;
 mod service_account;
 
@@ -63,7 +64,8 @@ pub async fn run(
     let (stop, stopped) = watch::channel(false);
     let mut tasks = JoinSet::new();
     tasks.spawn(namespace::run(client.clone(), Stop(stopped.clone())));
-    tasks.spawn(service_account::run(client, Stop(stopped)));
+    tasks.spawn(service_account::run(client.clone(), Stop(stopped.clone())));
+    tasks.spawn(gc::run(client, Stop(stopped)));
 
     tokio::select! {
         () = shutdown => {}
