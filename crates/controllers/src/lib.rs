@@ -6,6 +6,7 @@
 mod backoff;
 mod gc;
 mod namespace;
+mod replicaset;
 mod service_account;
 
 use std::future::Future;
@@ -65,7 +66,8 @@ pub async fn run(
     let mut tasks = JoinSet::new();
     tasks.spawn(namespace::run(client.clone(), Stop(stopped.clone())));
     tasks.spawn(service_account::run(client.clone(), Stop(stopped.clone())));
-    tasks.spawn(gc::run(client, Stop(stopped)));
+    tasks.spawn(gc::run(client.clone(), Stop(stopped.clone())));
+    tasks.spawn(replicaset::run(client, Stop(stopped)));
 
     tokio::select! {
         () = shutdown => {}
