@@ -41,20 +41,58 @@ pub enum ControllerError {
     Panicked(#[source] JoinError),
 }
 
-/// An API client for the cluster, user and context the kubeconfig at `path` selects.
-pub async fn client_from_kubeconfig(path: &Path) -> Result<kube::Client, ControllerError> {
+/// The cluster, user and context the kubeconfig at `path` selects.
+async fn config_from_kubeconfig(path: &Path) -> Result<kube::Config, ControllerError> {
     let kubeconfig_error = |source| ControllerError::Kubeconfig {
         path: path.to_path_buf(),
         source,
     };
     let kubeconfig = Kubeconfig::read_from(path).map_err(kubeconfig_error)?;
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+    kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
         .await
-        .map_err(kubeconfig_error)?;
+        .map_err(kubeconfig_error)
+}
+
+/// An API client for the cluster, user and context the kubeconfig at `path` selects:
+/// kube's own, over a pool of HTTP/1.1 connections, which suits many concurrent
+/// short requests (the scheduler's bindings).
+pub async fn client_from_kubeconfig(path: &Path) -> Result<kube::Client, ControllerError> {
+    let config = config_from_kubeconfig(path).await?;
     kube::Client::try_from(config).map_err(|source| ControllerError::Client {
         path: path.to_path_buf(),
         source,
     })
+}
+
+/// An API client like [`client_from_kubeconfig`]'s that speaks HTTP/2 only, so the
+/// many long watches of the controllers (the garbage collector alone watches every
+/// served resource) share one connection instead of holding a TLS connection each.
+pub async fn multiplexed_client_from_kubeconfig(
+    path: &Path,
+) -> Result<kube::Client, ControllerError> {
+    use kube::client::ConfigExt;
+
+    let config = config_from_kubeconfig(path).await?;
+    let client_error = |source| ControllerError::Client {
+        path: path.to_path_buf(),
+        source,
+    };
+    // The connector offers ALPN h2 itself.
+    let tls = config.rustls_client_config().map_err(client_error)?;
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_only()
+        .enable_http2()
+        .build();
+    let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .http2_only(true)
+        .build::<_, kube::client::Body>(https);
+    let service = tower::ServiceBuilder::new()
+        .layer(config.base_uri_layer())
+        .option_layer(config.auth_layer().map_err(client_error)?)
+        .map_err(tower::BoxError::from)
+        .service(http);
+    Ok(kube::Client::new(service, config.default_namespace))
 }
 
 /// Runs every controller until `shutdown` resolves; returns when they stopped.

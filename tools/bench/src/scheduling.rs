@@ -1,7 +1,8 @@
 //! `skiff-bench scheduler`: how fast `skiff scheduler` binds pods, against how fast
 //! the API takes the same number of bindings sent directly.
 //!
-//! A server runs without its in-process scheduler; 100 Node objects and the pods
+//! A server runs without its in-process scheduler and controllers (as upstream's
+//! scheduler_perf runs only an API server and the scheduler); 100 Node objects and the pods
 //! (no requests beyond a small CPU share) are created first. Then `skiff scheduler`
 //! starts as its own process and a watch counts the pods that got a node: reported
 //! are the time from the scheduler's exec to the last binding, and the rate between
@@ -130,7 +131,8 @@ pub async fn figures(
     pods: usize,
     report: &mut Report,
 ) -> anyhow::Result<()> {
-    let server = Server::start_with(skiff, &["--disable-scheduler"]).await?;
+    let server =
+        Server::start_with(skiff, &["--disable-scheduler", "--disable-controllers"]).await?;
     create_all(&server, "/api/v1/nodes", (0..nodes).map(node).collect()).await?;
     for namespace in ["sched", "direct"] {
         create_namespace(&server, namespace).await?;
