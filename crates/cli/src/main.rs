@@ -78,7 +78,7 @@ fn main() -> anyhow::Result<()> {
 
 async fn scheduler(args: SchedulerArgs) -> anyhow::Result<()> {
     let client = skiff_controllers::client_from_kubeconfig(&args.kubeconfig).await?;
-    skiff_scheduler::run(client, shutdown_signal()).await?;
+    skiff_scheduler::run(client, shutdown_signal()).await;
     Ok(())
 }
 
@@ -127,21 +127,13 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
             result
         })
     });
-    let scheduler = scheduler_client.map(|client| {
-        let (stop, stopped) = (stop.clone(), stopped(&stop));
-        tokio::spawn(async move {
-            let result = skiff_scheduler::run(client, stopped).await;
-            stop.send_replace(true);
-            result
-        })
-    });
+    // The scheduler only returns once asked to stop.
+    let scheduler =
+        scheduler_client.map(|client| tokio::spawn(skiff_scheduler::run(client, stopped(&stop))));
 
     server.run(stopped(&stop)).await;
     if let Some(scheduler) = scheduler {
-        scheduler
-            .await
-            .context("the scheduler task failed")?
-            .map_err(anyhow::Error::new)?;
+        scheduler.await.context("the scheduler task failed")?;
     }
     if let Some(controllers) = controllers {
         controllers

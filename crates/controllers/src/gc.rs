@@ -40,9 +40,8 @@ const RETRY: Duration = Duration::from_secs(1);
 
 type Meta = PartialObjectMeta<DynamicObject>;
 
-enum Input {
-    Event(usize, watcher::Event<Meta>),
-}
+/// A watch event and the index of its resource in `Collector::resources`.
+type Input = (usize, watcher::Event<Meta>);
 
 struct Watched {
     api: ApiResource,
@@ -97,9 +96,9 @@ pub async fn run(client: Client, stop: Stop) -> &'static str {
         tokio::select! {
             () = &mut stopped => break,
             _ = rediscover.tick() => collector.discover().await,
-            Some(Input::Event(resource, event)) = rx.recv() => {
+            Some((resource, event)) = rx.recv() => {
                 collector.handle(resource, event);
-                while let Ok(Input::Event(resource, event)) = rx.try_recv() {
+                while let Ok((resource, event)) = rx.try_recv() {
                     collector.handle(resource, event);
                 }
                 collector.work().await;
@@ -112,10 +111,6 @@ pub async fn run(client: Client, stop: Stop) -> &'static str {
     }
     tracing::info!(controller = NAME, "controller stopped");
     NAME
-}
-
-fn uid_of(meta: &Meta) -> Option<String> {
-    meta.metadata.uid.clone()
 }
 
 impl Collector {
@@ -151,7 +146,7 @@ impl Collector {
                 while let Some(event) = stream.next().await {
                     match event {
                         Ok(event) => {
-                            if tx.send(Input::Event(index, event)).is_err() {
+                            if tx.send((index, event)).is_err() {
                                 return;
                             }
                         }
@@ -174,9 +169,10 @@ impl Collector {
         match event {
             watcher::Event::Init => self.resources[resource].relist = Some(HashSet::new()),
             watcher::Event::InitApply(meta) => {
-                if let (Some(seen), Some(uid)) =
-                    (self.resources[resource].relist.as_mut(), uid_of(&meta))
-                {
+                if let (Some(seen), Some(uid)) = (
+                    self.resources[resource].relist.as_mut(),
+                    meta.metadata.uid.clone(),
+                ) {
                     seen.insert(uid);
                 }
                 self.apply(resource, meta);
@@ -204,7 +200,7 @@ impl Collector {
             }
             watcher::Event::Apply(meta) => self.apply(resource, meta),
             watcher::Event::Delete(meta) => {
-                if let Some(uid) = uid_of(&meta) {
+                if let Some(uid) = meta.metadata.uid.clone() {
                     self.remove(&uid);
                 }
             }
@@ -212,7 +208,7 @@ impl Collector {
     }
 
     fn apply(&mut self, resource: usize, meta: Meta) {
-        let Some(uid) = uid_of(&meta) else {
+        let Some(uid) = meta.metadata.uid.clone() else {
             return;
         };
         let m = meta.metadata;

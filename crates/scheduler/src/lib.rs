@@ -32,18 +32,8 @@ pub const SCHEDULER_NAME: &str = "default-scheduler";
 /// for five minutes.
 const IDLE_TICK: Duration = Duration::from_secs(30);
 
-/// Why the scheduler stopped.
-#[derive(Debug, thiserror::Error)]
-pub enum SchedulerError {
-    #[error("the {0} watch ended")]
-    WatchEnded(&'static str),
-}
-
 /// Schedules pods until `shutdown` resolves.
-pub async fn run(
-    client: Client,
-    shutdown: impl Future<Output = ()> + Send,
-) -> Result<(), SchedulerError> {
+pub async fn run(client: Client, shutdown: impl Future<Output = ()> + Send) {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let pods =
         watcher(Api::<Pod>::all(client.clone()), watcher::Config::default()).default_backoff();
@@ -59,7 +49,9 @@ pub async fn run(
     let mut scheduler = scheduler::Scheduler::new(client, tx);
     let mut shutdown = std::pin::pin!(shutdown);
     tracing::info!(scheduler = SCHEDULER_NAME, "scheduler started");
-    let outcome = loop {
+    // The loop holds a sender of its own channel (bindings report through it), so
+    // `recv` never ends; the loop runs until shutdown.
+    loop {
         while let Ok(input) = rx.try_recv() {
             scheduler.handle(input);
         }
@@ -73,17 +65,13 @@ pub async fn run(
             .unwrap_or(IDLE_TICK)
             .min(IDLE_TICK);
         tokio::select! {
-            () = &mut shutdown => break Ok(()),
-            input = rx.recv() => match input {
-                Some(input) => scheduler.handle(input),
-                None => break Err(SchedulerError::WatchEnded("pod and node")),
-            },
+            () = &mut shutdown => break,
+            Some(input) = rx.recv() => scheduler.handle(input),
             () = tokio::time::sleep(sleep) => {}
         }
-    };
+    }
     pod_task.abort();
     node_task.abort();
-    outcome
 }
 
 /// Passes a watch's events to the scheduling loop until the loop is gone.

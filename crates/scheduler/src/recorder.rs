@@ -47,7 +47,7 @@ impl Recorder {
     /// Starts the writer task.
     pub fn start(client: Client) -> Self {
         let (tx, rx) = mpsc::channel(BACKLOG);
-        let stream = tokio_stream_of(rx);
+        let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
         tokio::spawn(async move {
             stream
                 .for_each_concurrent(CONCURRENCY, |record| {
@@ -96,12 +96,6 @@ impl Recorder {
             self.send(Record::Unschedulable { pod, message });
         }
     }
-}
-
-fn tokio_stream_of<T: Send + 'static>(
-    mut rx: mpsc::Receiver<T>,
-) -> impl futures::Stream<Item = T> + Send {
-    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
 fn now() -> Time {
